@@ -1,0 +1,59 @@
+//! The Repy API as programs see it (repy-api.md §2–§8). Each function is a native Rust
+//! function bound into the program's globals; every call binds and type-checks its
+//! arguments, applies the restrictions file's call rules, charges its resources through the
+//! nanny, and only then acts.
+
+pub mod args;
+pub mod lifecycle;
+pub mod lock;
+pub mod logfile;
+pub mod misc;
+pub mod output;
+pub mod print;
+pub mod runtime;
+pub mod timer;
+
+use std::sync::Arc;
+
+use rustpython_vm::{builtins::PyDictRef, class::PyClassImpl, function::FuncArgs, PyObjectRef, PyResult, VirtualMachine};
+
+use runtime::Runtime;
+
+type ApiFn = fn(&Arc<Runtime>, FuncArgs, &VirtualMachine) -> PyResult<PyObjectRef>;
+
+/// Functions bound in the program's globals.
+const GLOBAL_FUNCTIONS: &[(&str, ApiFn)] = &[
+    ("settimer", timer::settimer),
+    ("canceltimer", timer::canceltimer),
+    ("sleep", timer::sleep),
+    ("getlock", lock::getlock),
+    ("getruntime", misc::getruntime),
+    ("randomfloat", misc::randomfloat),
+    ("get_thread_name", misc::get_thread_name),
+    ("exitall", misc::exitall),
+];
+
+/// Functions that replace builtins, so VirtualNamespace code sees them too.
+const BUILTIN_FUNCTIONS: &[(&str, ApiFn)] = &[("print", print::print)];
+
+/// Names of every function the API exposes to programs.
+pub fn exposed_names() -> impl Iterator<Item = &'static str> {
+    GLOBAL_FUNCTIONS.iter().chain(BUILTIN_FUNCTIONS).map(|(name, _)| *name)
+}
+
+/// Binds the API into `globals` and the builtins module.
+pub fn install(vm: &VirtualMachine, rt: &Arc<Runtime>, globals: &PyDictRef) -> PyResult<()> {
+    timer::TimerHandle::make_class(&vm.ctx);
+    lock::Lock::make_class(&vm.ctx);
+    let native = |name: &'static str, f: ApiFn| {
+        let rt = rt.clone();
+        vm.new_function(name, move |args: FuncArgs, vm: &VirtualMachine| f(&rt, args, vm))
+    };
+    for &(name, f) in GLOBAL_FUNCTIONS {
+        globals.set_item(name, native(name, f).into(), vm)?;
+    }
+    for &(name, f) in BUILTIN_FUNCTIONS {
+        vm.builtins.dict().set_item(name, native(name, f).into(), vm)?;
+    }
+    Ok(())
+}

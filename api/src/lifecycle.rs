@@ -1,0 +1,115 @@
+//! Running a program through its lifecycle (repy-api.md §2): the initialize run, the idle
+//! wait, the exit run, and every way the process ends.
+
+use std::{path::PathBuf, sync::Arc, time::Instant};
+
+use repy_interpreter::{program, sandbox};
+use repy_policy::{Resource, Restrictions};
+use rustpython_vm::{builtins::PyDictRef, PyResult, VirtualMachine};
+
+use crate::{
+    install,
+    logfile::CircularLog,
+    output::{Output, Stream},
+    runtime::{status, Runtime, THREAD_STACK_BYTES},
+};
+
+/// Everything `repy run` decided before the program starts.
+pub struct Program {
+    /// The name tracebacks show (the path as given on the command line).
+    pub name: String,
+    /// Source that passed the static check.
+    pub source: String,
+    pub callargs: Vec<String>,
+    pub restrictions: Arc<Restrictions>,
+    pub logfile: Option<PathBuf>,
+    /// When `repy run` started (`getruntime()` counts from here).
+    pub started: Instant,
+}
+
+/// Runs `program` to its end and exits the process with the status of cli.md.
+pub fn run(program: Program) -> ! {
+    let worker = std::thread::Builder::new()
+        .name("MainThread".into())
+        .stack_size(THREAD_STACK_BYTES)
+        .spawn(move || run_on_this_thread(program));
+    let outcome = match worker {
+        Ok(handle) => handle.join(),
+        Err(e) => {
+            eprintln!("repy: terminated: ThreadErr: the host refused the main thread ({e})");
+            repy_portability::process::exit_now(status::RESOURCE)
+        }
+    };
+    // The worker ends the process itself; reaching here means it panicked.
+    let reason = match outcome {
+        Err(panic) => panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default(),
+        Ok(()) => String::new(),
+    };
+    eprintln!("repy: internal error: {reason}");
+    repy_portability::process::exit_now(status::UNCAUGHT)
+}
+
+fn run_on_this_thread(program: Program) {
+    let output = match &program.logfile {
+        None => Output::new(None),
+        Some(path) => match CircularLog::open(path) {
+            Ok(log) => Output::new(Some(log)),
+            Err(e) => {
+                eprintln!("repy: cannot open log file '{}': {e}", path.display());
+                repy_portability::process::exit_now(2)
+            }
+        },
+    };
+    let interpreter = sandbox::new_interpreter();
+    interpreter.enter(|vm| {
+        let errors = match sandbox::restrict_builtins(vm) {
+            Ok(errors) => errors,
+            Err(_) => {
+                output.write(Stream::Stderr, b"repy: internal error: cannot set up the sandbox builtins\n");
+                repy_portability::process::exit_now(status::UNCAUGHT)
+            }
+        };
+        let rt = Arc::new(Runtime::new(errors, program.restrictions.clone(), output, program.started));
+        if let Err(exc) = lifecycle(vm, &rt, &program) {
+            rt.die_with_exception(vm, &exc);
+        }
+        rt.exit()
+    })
+}
+
+fn lifecycle(vm: &VirtualMachine, rt: &Arc<Runtime>, program: &Program) -> PyResult<()> {
+    let globals = vm.ctx.new_dict();
+    install(vm, rt, &globals)?;
+    rt.sources.register(&program.name, &program.source);
+    let code = match program::compile(vm, &program.source, &program.name) {
+        Ok(code) => code,
+        // The static check parsed the same source; a compiler refusal is still a refusal.
+        Err(message) => {
+            rt.output.finish(Stream::Stderr, format!("{}: {message}\n", program.name).as_bytes(), 3)
+        }
+    };
+    Runtime::set_thread_name("MainThread".to_owned());
+    globals.set_item("mycontext", vm.ctx.new_dict().into(), vm)?;
+
+    for callfunc in ["initialize", "exit"] {
+        if callfunc == "exit" {
+            rt.wait_idle();
+        }
+        set_run_globals(vm, &globals, callfunc, &program.callargs)?;
+        rt.acquire(vm, callfunc, Resource::Events)?;
+        program::run(vm, code.clone(), globals.clone())?;
+        rt.nanny.release(Resource::Events);
+    }
+    Ok(())
+}
+
+fn set_run_globals(vm: &VirtualMachine, globals: &PyDictRef, callfunc: &str, callargs: &[String]) -> PyResult<()> {
+    globals.set_item("callfunc", vm.ctx.new_str(callfunc).into(), vm)?;
+    let args = callargs.iter().map(|a| vm.ctx.new_str(a.as_str()).into()).collect();
+    globals.set_item("callargs", vm.ctx.new_list(args).into(), vm)?;
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! `getlock()` and lock objects (repy-api.md §8): not re-entrant, releasable by any thread.
+
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+use repy_interpreter::{exceptions::RepyErrorKind, values::{is_exact, exact_int}};
+use rustpython_vm::{
+    builtins::{PyBool, PyInt},
+    function::FuncArgs,
+    pyclass, PyObjectRef, PyPayload, PyResult, VirtualMachine,
+};
+
+use crate::{args::bind, runtime::Runtime};
+
+#[pyclass(module = false, name = "lock")]
+#[derive(PyPayload)]
+pub struct Lock {
+    locked: Mutex<bool>,
+    freed: Condvar,
+    rt: Arc<Runtime>,
+}
+
+impl std::fmt::Debug for Lock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("lock")
+    }
+}
+
+#[pyclass]
+impl Lock {
+    #[pymethod]
+    fn acquire(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult<bool> {
+        let bound = bind("acquire", &["blocking"], 0, args).map_err(|m| self.rt.arg_error(vm, m))?;
+        let blocking = match bound.opt(0, vm) {
+            None => true,
+            Some(v) if is_exact::<PyBool>(&v, vm) => v.try_to_bool(vm)?,
+            Some(v) if is_exact::<PyInt>(&v, vm) => exact_int(&v, vm).is_none_or(|i| i != 0),
+            Some(_) => return Err(self.rt.arg_error(vm, "acquire: blocking must be a bool or int")),
+        };
+        let mut locked = self.locked.lock();
+        if !blocking {
+            if *locked {
+                return Ok(false);
+            }
+        } else {
+            while *locked {
+                self.freed.wait(&mut locked);
+            }
+        }
+        *locked = true;
+        Ok(true)
+    }
+
+    #[pymethod]
+    fn release(&self, vm: &VirtualMachine) -> PyResult<()> {
+        let mut locked = self.locked.lock();
+        if !*locked {
+            return Err(self.rt.error(vm, RepyErrorKind::LockDoubleRelease, "release: the lock is not locked"));
+        }
+        *locked = false;
+        self.freed.notify_one();
+        Ok(())
+    }
+
+    #[pymethod]
+    fn __enter__(&self, vm: &VirtualMachine) -> PyResult<bool> {
+        self.acquire(FuncArgs::default(), vm)
+    }
+
+    #[pymethod]
+    fn __exit__(&self, _args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
+        self.release(vm)
+    }
+}
+
+pub fn getlock(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult<PyObjectRef> {
+    let bound = bind("getlock", &[], 0, args).map_err(|m| rt.arg_error(vm, m))?;
+    rt.check_call(vm, "getlock", &bound)?;
+    let lock = Lock { locked: Mutex::new(false), freed: Condvar::new(), rt: rt.clone() };
+    Ok(lock.into_ref(&vm.ctx).into())
+}

@@ -1,0 +1,95 @@
+//! The size-bounded circular log of `--logfile PATH` (repy-api.md §3): output is appended to
+//! `PATH.new`; when that reaches 16384 bytes it replaces `PATH.old` and a new `PATH.new`
+//! begins. Readers concatenate `.old` + `.new` and keep the last 16384 bytes.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{self, Read, Write},
+    path::{Path, PathBuf},
+};
+
+/// Size at which `PATH.new` is rotated, and the amount a reader keeps.
+pub const LOG_CAPACITY: u64 = 16384;
+
+pub struct CircularLog {
+    new_path: PathBuf,
+    old_path: PathBuf,
+    file: File,
+    size: u64,
+}
+
+fn with_suffix(base: &Path, suffix: &str) -> PathBuf {
+    let mut name = base.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+impl CircularLog {
+    /// Opens (appending to) the log whose files are `base.old` and `base.new`.
+    pub fn open(base: &Path) -> io::Result<Self> {
+        let new_path = with_suffix(base, ".new");
+        let old_path = with_suffix(base, ".old");
+        let file = OpenOptions::new().create(true).append(true).open(&new_path)?;
+        let size = file.metadata()?.len();
+        Ok(Self { new_path, old_path, file, size })
+    }
+
+    pub fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.write_all(data)?;
+        self.size += data.len() as u64;
+        if self.size >= LOG_CAPACITY {
+            fs::rename(&self.new_path, &self.old_path)?;
+            self.file = OpenOptions::new().create(true).append(true).truncate(false).open(&self.new_path)?;
+            self.size = 0;
+        }
+        Ok(())
+    }
+}
+
+/// The last [`LOG_CAPACITY`] bytes of `base.old` + `base.new` (empty if neither exists).
+pub fn read_log(base: &Path) -> io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    for suffix in [".old", ".new"] {
+        match File::open(with_suffix(base, suffix)) {
+            Ok(mut f) => {
+                f.read_to_end(&mut data)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let keep = data.len().saturating_sub(LOG_CAPACITY as usize);
+    Ok(data.split_off(keep))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotates_at_capacity_and_reader_keeps_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("v1.log");
+        let mut log = CircularLog::open(&base).unwrap();
+        let line = [b'x'; 1000];
+        for i in 0..40u8 {
+            let mut chunk = line.to_vec();
+            chunk[0] = i;
+            log.append(&chunk).unwrap();
+        }
+        assert!(with_suffix(&base, ".old").exists());
+        let tail = read_log(&base).unwrap();
+        assert_eq!(tail.len(), LOG_CAPACITY as usize);
+        // The newest chunk is last.
+        assert_eq!(tail[tail.len() - 1000], 39);
+    }
+
+    #[test]
+    fn reopening_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("log");
+        CircularLog::open(&base).unwrap().append(b"one\n").unwrap();
+        CircularLog::open(&base).unwrap().append(b"two\n").unwrap();
+        assert_eq!(read_log(&base).unwrap(), b"one\ntwo\n");
+    }
+}

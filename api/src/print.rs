@@ -1,0 +1,49 @@
+//! The sandbox `print` (repy-api.md §3): one atomic, flushed write per call, charged to
+//! `lograte` and checked against the `log.write` call rule.
+
+use std::sync::Arc;
+
+use repy_interpreter::values::exact_str;
+use repy_policy::Resource;
+use rustpython_vm::{function::FuncArgs, PyResult, VirtualMachine};
+
+use crate::{output::Stream, runtime::Runtime};
+
+pub fn print(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+    let mut sep = " ".to_owned();
+    let mut end = "\n".to_owned();
+    for (name, value) in &args.kwargs {
+        let text_option = |what: &str| -> PyResult<Option<String>> {
+            if vm.is_none(value) {
+                return Ok(None);
+            }
+            exact_str(value, vm)
+                .map(Some)
+                .ok_or_else(|| rt.arg_error(vm, format!("print: {what} must be None or a string")))
+        };
+        match name.as_str() {
+            "sep" => sep = text_option("sep")?.unwrap_or_else(|| " ".to_owned()),
+            "end" => end = text_option("end")?.unwrap_or_else(|| "\n".to_owned()),
+            "flush" => {}
+            "file" => {
+                if !vm.is_none(value) {
+                    return Err(rt.arg_error(vm, "print: file must be None or a writable Repy file object"));
+                }
+            }
+            other => return Err(rt.arg_error(vm, format!("print: unexpected keyword argument '{other}'"))),
+        }
+    }
+    let mut text = String::new();
+    for (i, object) in args.args.iter().enumerate() {
+        if i > 0 {
+            text.push_str(&sep);
+        }
+        text.push_str(&object.str(vm)?.as_wtf8().to_string_lossy());
+    }
+    text.push_str(&end);
+    rt.check_call_args(vm, "log.write", &[vm.ctx.new_str(text.as_str()).into()])?;
+    rt.wait_for(vm, "print", Resource::Lograte)?;
+    rt.output.write(Stream::Stdout, text.as_bytes());
+    rt.charge(vm, "print", Resource::Lograte, text.len() as f64)?;
+    Ok(vm.ctx.none())
+}

@@ -1,0 +1,207 @@
+//! The state one vessel's API shares across all its threads: the nanny, the exception
+//! classes, output, thread naming, and the activity count that decides when the program is
+//! idle (repy-api.md §2).
+
+use std::{
+    cell::RefCell,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Instant,
+};
+
+use parking_lot::{Condvar, Mutex};
+use repy_interpreter::{
+    exceptions::{RepyErrorKind, RepyExceptions},
+    traceback::{format_exception, SourceRegistry},
+    values::rule_texts,
+};
+use repy_policy::{CallDecision, Nanny, Resource, Restrictions};
+use rustpython_vm::{
+    builtins::PyBaseExceptionRef, PyObjectRef, PyResult, VirtualMachine,
+};
+
+use crate::{
+    args::Bound,
+    output::{Output, Stream},
+};
+
+/// Native stack of every sandbox thread: deep enough that the recursion limit (1000 Python
+/// frames) raises RecursionError long before the stack could overflow. Only touched pages
+/// are ever committed.
+pub const THREAD_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// Exit statuses of cli.md.
+pub mod status {
+    pub const OK: i32 = 0;
+    pub const UNCAUGHT: i32 = 1;
+    pub const RESOURCE: i32 = 4;
+}
+
+thread_local! {
+    static THREAD_NAME: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Which family a sandbox thread belongs to (its name prefix).
+#[derive(Clone, Copy)]
+pub enum ThreadKind {
+    /// Timer callbacks: `_EVENT:Thread:N`.
+    Timer,
+    /// Network callbacks: `_COMMH:Thread:N`.
+    Comm,
+}
+
+pub struct Runtime {
+    pub errors: RepyExceptions,
+    pub nanny: Nanny,
+    pub restrictions: Arc<Restrictions>,
+    pub sources: SourceRegistry,
+    pub output: Output,
+    started: Instant,
+    next_thread: AtomicU64,
+    /// Pending timers + running callbacks + active registrations.
+    activity: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl Runtime {
+    pub fn new(errors: RepyExceptions, restrictions: Arc<Restrictions>, output: Output, started: Instant) -> Self {
+        Self {
+            errors,
+            nanny: Nanny::new(restrictions.clone()),
+            restrictions,
+            sources: SourceRegistry::default(),
+            output,
+            started,
+            next_thread: AtomicU64::new(1),
+            activity: Mutex::new(0),
+            idle: Condvar::new(),
+        }
+    }
+
+    /// Seconds since `repy run` started.
+    pub fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    pub fn error(&self, vm: &VirtualMachine, kind: RepyErrorKind, message: impl Into<String>) -> PyBaseExceptionRef {
+        self.errors.error(vm, kind, message)
+    }
+
+    pub fn arg_error(&self, vm: &VirtualMachine, message: impl Into<String>) -> PyBaseExceptionRef {
+        self.error(vm, RepyErrorKind::Argument, message)
+    }
+
+    /// Applies the restrictions file's call rules to a call whose arguments are `bound`.
+    pub fn check_call(&self, vm: &VirtualMachine, call: &str, bound: &Bound) -> PyResult<()> {
+        self.check_call_args(vm, call, &bound.passed())
+    }
+
+    /// As [`check_call`](Self::check_call), for arguments the API builds itself.
+    pub fn check_call_args(&self, vm: &VirtualMachine, call: &str, args: &[PyObjectRef]) -> PyResult<()> {
+        if !self.restrictions.has_call_rules() {
+            return Ok(());
+        }
+        let (texts, repr) = rule_texts(vm, args)?;
+        match self.restrictions.decide(call, &texts) {
+            CallDecision::Allow => Ok(()),
+            denied => Err(self.error(vm, RepyErrorKind::ResourceForbidden, denied.message(call, &repr))),
+        }
+    }
+
+    /// Takes one unit of a fungible resource or raises ResourceExhaustedError naming it.
+    pub fn acquire(&self, vm: &VirtualMachine, function: &str, resource: Resource) -> PyResult<()> {
+        self.nanny
+            .try_acquire(resource)
+            .map_err(|exhausted| self.error(vm, RepyErrorKind::ResourceExhausted, format!("{function}: {exhausted}")))
+    }
+
+    /// Charges `amount` units of a renewable resource, waiting as the nanny requires; a
+    /// resource whose limit is 0 raises ResourceForbiddenError.
+    pub fn charge(&self, vm: &VirtualMachine, function: &str, resource: Resource, amount: f64) -> PyResult<()> {
+        self.nanny
+            .charge(resource, amount)
+            .map_err(|forbidden| self.error(vm, RepyErrorKind::ResourceForbidden, format!("{function}: {forbidden}")))
+    }
+
+    /// Waits before an operation until `resource` is within its limit.
+    pub fn wait_for(&self, vm: &VirtualMachine, function: &str, resource: Resource) -> PyResult<()> {
+        self.charge(vm, function, resource, 0.0)
+    }
+
+    pub fn activity_started(&self) {
+        *self.activity.lock() += 1;
+    }
+
+    pub fn activity_ended(&self) {
+        let mut count = self.activity.lock();
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Blocks until no timer, callback or registration remains.
+    pub fn wait_idle(&self) {
+        let mut count = self.activity.lock();
+        while *count > 0 {
+            self.idle.wait(&mut count);
+        }
+    }
+
+    pub fn set_thread_name(name: String) {
+        THREAD_NAME.with(|n| *n.borrow_mut() = name);
+    }
+
+    pub fn thread_name() -> String {
+        THREAD_NAME.with(|n| n.borrow().clone())
+    }
+
+    /// Runs `body` on a new sandbox thread of `kind`. A body that raises ends the program
+    /// with its traceback (status 1); a host that refuses a thread ends it with ThreadErr.
+    pub fn spawn(
+        self: &Arc<Self>,
+        vm: &VirtualMachine,
+        kind: ThreadKind,
+        body: impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static,
+    ) {
+        let number = self.next_thread.fetch_add(1, Ordering::Relaxed);
+        let name = match kind {
+            ThreadKind::Timer => format!("_EVENT:Thread:{number}"),
+            ThreadKind::Comm => format!("_COMMH:Thread:{number}"),
+        };
+        let rt = self.clone();
+        let thread_vm = vm.new_thread();
+        let spawned = std::thread::Builder::new()
+            .name(name.clone())
+            .stack_size(THREAD_STACK_BYTES)
+            .spawn(move || {
+                thread_vm.run(|vm| {
+                    Runtime::set_thread_name(name);
+                    if let Err(exc) = body(vm) {
+                        rt.die_with_exception(vm, &exc);
+                    }
+                })
+            });
+        if let Err(e) = spawned {
+            self.terminate(status::RESOURCE, &format!("ThreadErr: the host refused a new thread ({e})"));
+        }
+    }
+
+    /// Ends the program because of an uncaught exception: traceback on stderr, status 1.
+    pub fn die_with_exception(&self, vm: &VirtualMachine, exc: &PyBaseExceptionRef) -> ! {
+        let text = format_exception(vm, exc, &self.sources);
+        self.output.finish(Stream::Stderr, text.as_bytes(), status::UNCAUGHT)
+    }
+
+    /// Ends the vessel with `repy: terminated: REASON` and `code`.
+    pub fn terminate(&self, code: i32, reason: &str) -> ! {
+        self.output.finish(Stream::Stderr, format!("repy: terminated: {reason}\n").as_bytes(), code)
+    }
+
+    /// Ends the program normally (exit run returned, or exitall).
+    pub fn exit(&self) -> ! {
+        self.output.finish(Stream::Stdout, b"", status::OK)
+    }
+}

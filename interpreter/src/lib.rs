@@ -1,0 +1,10 @@
+//! The embedded interpreter: a RustPython VM with no standard library, the static safety
+//! check, the sandbox builtins and the runtime guards of repy-api.md §9–§10.
+
+pub mod exceptions;
+pub mod program;
+pub mod sandbox;
+pub mod traceback;
+pub mod values;
+
+pub use rustpython_vm as vm;

@@ -1,0 +1,114 @@
+//! Building the sandboxed VM: an interpreter with no standard library whose builtins are
+//! cut down to the whitelist of repy-api.md §10.3.
+
+use rustpython_vm::{
+    builtins::{PyBaseExceptionRef, PyType},
+    function::FuncArgs,
+    AsObject, Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine,
+};
+
+use crate::exceptions::{RepyErrorKind, RepyExceptions};
+
+/// Builtins kept exactly as the VM provides them.
+pub const KEPT_BUILTINS: &[&str] = &[
+    "abs", "all", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr",
+    "classmethod", "complex", "dict", "divmod", "enumerate", "filter", "float", "format",
+    "frozenset", "hash", "hex", "id", "int", "isinstance", "issubclass", "iter", "len", "list",
+    "map", "max", "min", "next", "object", "oct", "ord", "pow", "property", "range", "repr",
+    "reversed", "round", "set", "slice", "sorted", "staticmethod", "str", "sum", "super", "tuple",
+    "zip", "True", "False", "None", "Ellipsis", "NotImplemented",
+];
+
+/// Builtins that exist only as stubs raising SafetyViolationError (§10.3 "Removed").
+pub const REMOVED_BUILTINS: &[&str] = &[
+    "eval", "exec", "compile", "globals", "locals", "vars", "dir", "input", "breakpoint", "help",
+    "exit", "quit", "memoryview", "aiter", "anext", "copyright", "credits", "license",
+];
+
+/// Exception classes that must not exist in the sandbox: termination never uses exceptions,
+/// and exception groups / async iteration are not part of the language subset.
+const ABSENT_EXCEPTIONS: &[&str] = &[
+    "SystemExit", "KeyboardInterrupt", "BaseExceptionGroup", "ExceptionGroup",
+    "StopAsyncIteration",
+];
+
+/// Names the VM itself needs in the builtins dict (unreachable from programs by the
+/// identifier rule).
+const VM_INTERNAL_BUILTINS: &[&str] = &["__build_class__"];
+
+/// Creates a VM with nothing importable: no search path, no site, no host access.
+pub fn new_interpreter() -> Interpreter {
+    let mut settings = Settings::default();
+    settings.isolated = true;
+    settings.ignore_environment = true;
+    settings.import_site = false;
+    settings.user_site_directory = false;
+    settings.install_signal_handlers = false;
+    settings.allow_external_library = false;
+    settings.write_bytecode = false;
+    settings.path_list = Vec::new();
+    settings.argv = Vec::new();
+    Interpreter::without_stdlib(settings)
+}
+
+/// Strips the builtins module down to the whitelist and installs the Repy exception classes
+/// and removed-name stubs. Returns the exception classes for the API layer.
+pub fn restrict_builtins(vm: &VirtualMachine) -> PyResult<RepyExceptions> {
+    let dict = vm.builtins.dict();
+    let names: Vec<String> = dict
+        .keys_vec()
+        .into_iter()
+        .filter_map(|k| k.downcast_ref::<rustpython_vm::builtins::PyStr>().map(|s| s.as_wtf8().to_string_lossy().into_owned()))
+        .collect();
+    for name in names {
+        let value = dict.get_item(name.as_str(), vm)?;
+        let keep = KEPT_BUILTINS.contains(&name.as_str())
+            || VM_INTERNAL_BUILTINS.contains(&name.as_str())
+            || (is_exception_class(&value, vm) && !ABSENT_EXCEPTIONS.contains(&name.as_str()));
+        if !keep {
+            dict.del_item(name.as_str(), vm)?;
+        }
+    }
+    let exceptions = RepyExceptions::create(vm);
+    exceptions.install(vm)?;
+    for &name in REMOVED_BUILTINS {
+        let stub = removed_stub(name, exceptions.get(RepyErrorKind::SafetyViolation));
+        dict.set_item(name, vm.new_function(name, stub).into(), vm)?;
+    }
+    Ok(exceptions)
+}
+
+fn is_exception_class(value: &PyObjectRef, vm: &VirtualMachine) -> bool {
+    value
+        .downcast_ref::<PyType>()
+        .is_some_and(|t| t.fast_issubclass(vm.ctx.exceptions.base_exception_type))
+}
+
+/// A native function that refuses to run, naming itself.
+fn removed_stub(
+    name: &'static str,
+    safety_violation: rustpython_vm::builtins::PyTypeRef,
+) -> impl Fn(FuncArgs, &VirtualMachine) -> PyResult<()> + Send + Sync + 'static {
+    move |_args: FuncArgs, vm: &VirtualMachine| {
+        Err(new_error(vm, &safety_violation, format!("{name}: not available in the sandbox")))
+    }
+}
+
+/// A fresh exception of `class` carrying only `message` (no cause, context or traceback).
+pub fn new_error(
+    vm: &VirtualMachine,
+    class: &rustpython_vm::builtins::PyTypeRef,
+    message: String,
+) -> PyBaseExceptionRef {
+    match vm.invoke_exception(class.clone(), vec![vm.ctx.new_str(message.clone()).into()]) {
+        Ok(exc) => exc,
+        // Constructing one of our own classes cannot fail short of memory exhaustion; fall
+        // back to a plain RuntimeError that still carries the message.
+        Err(_) => vm.new_runtime_error(message),
+    }
+}
+
+/// Whether `obj` is an instance of exactly the built-in type `T` (no subclasses).
+pub fn is_exact<T: rustpython_vm::PyPayload>(obj: &PyObjectRef, vm: &VirtualMachine) -> bool {
+    obj.class().is(T::class(&vm.ctx))
+}

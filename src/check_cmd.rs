@@ -1,0 +1,26 @@
+//! `repy check PROGRAM...`: the static safety check alone.
+
+use std::path::Path;
+
+use repy_interpreter::check::{check_program, format_violations};
+
+/// Exit status of a refused program (cli.md).
+pub const UNSAFE: u8 = 3;
+
+/// Reads and checks one program; Ok(source) if it is safe, else the status to exit with
+/// (messages already printed).
+pub fn checked_source(path: &Path) -> Result<String, u8> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| {
+        eprintln!("repy: cannot read program '{name}': {e}");
+        2
+    })?;
+    check_program(&bytes).map_err(|violations| {
+        format_violations(&name, &violations).iter().for_each(|l| eprintln!("{l}"));
+        UNSAFE
+    })
+}
+
+pub fn check(programs: &[std::path::PathBuf]) -> u8 {
+    programs.iter().map(|p| checked_source(p).err().unwrap_or(0)).max().unwrap_or(0)
+}

@@ -1,0 +1,43 @@
+//! `repy`: run short Python network programs in sandboxed vessels.
+
+mod check_cmd;
+mod restrictions_cmd;
+mod run_cmd;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "repy", version, about = "Run short Python network programs in sandboxed vessels")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one Repy program in a sandboxed vessel.
+    Run(run_cmd::RunArgs),
+    /// Check programs against the static safety rules without running them.
+    Check {
+        /// Program files to check.
+        #[arg(required = true)]
+        programs: Vec<PathBuf>,
+    },
+    /// Show built-in restrictions profiles or check a restrictions file.
+    Restrictions {
+        #[command(subcommand)]
+        action: restrictions_cmd::Action,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let status = match cli.command {
+        Command::Run(args) => run_cmd::run(args),
+        Command::Check { programs } => check_cmd::check(&programs),
+        Command::Restrictions { action } => restrictions_cmd::run(action),
+    };
+    ExitCode::from(status)
+}

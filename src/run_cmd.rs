@@ -1,0 +1,61 @@
+//! `repy run`: the checks that come before anything runs (restrictions, program, static
+//! safety), then the program's lifecycle.
+
+use std::{path::PathBuf, sync::Arc, time::Instant};
+
+use clap::Args;
+use repy_api::lifecycle::{self, Program};
+
+use crate::{check_cmd::checked_source, restrictions_cmd};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Restrictions file (default: the built-in `default` profile).
+    #[arg(long, value_name = "FILE")]
+    restrictions: Option<PathBuf>,
+    /// The vessel directory, the only directory the program's file API sees.
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<PathBuf>,
+    /// Also keep the program's output in a size-bounded circular log (PATH.old, PATH.new).
+    #[arg(long, value_name = "PATH")]
+    logfile: Option<PathBuf>,
+    /// The program to run.
+    program: PathBuf,
+    /// Arguments passed to the program as `callargs`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    let started = Instant::now();
+    let restrictions = match &args.restrictions {
+        None => repy_policy::parse(repy_policy::DEFAULT_PROFILE).expect("the built-in profile is valid"),
+        Some(path) => match restrictions_cmd::load(path) {
+            Ok(r) => r,
+            Err(lines) => {
+                lines.iter().for_each(|l| eprintln!("{l}"));
+                return 2;
+            }
+        },
+    };
+    let source = match checked_source(&args.program) {
+        Ok(source) => source,
+        Err(status) => return status,
+    };
+    // Paths given relative to the caller's directory stay valid after entering the vessel.
+    let logfile = args.logfile.map(|p| std::path::absolute(&p).unwrap_or(p));
+    if let Some(dir) = &args.cwd {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            eprintln!("repy: cannot use vessel directory '{}': {e}", dir.display());
+            return 2;
+        }
+    }
+    lifecycle::run(Program {
+        name: args.program.display().to_string(),
+        source,
+        callargs: args.args,
+        restrictions: Arc::new(restrictions),
+        logfile,
+        started,
+    })
+}
