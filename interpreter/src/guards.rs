@@ -8,7 +8,6 @@ use rustpython_common::format::{FieldName, FieldNamePart, FormatPart, FormatStri
 use rustpython_vm::{
     builtins::{PyStr, PyTypeRef},
     function::FuncArgs,
-    types::slot::NewFunc,
     AsObject, PyObjectRef, PyResult, VirtualMachine,
 };
 
@@ -25,8 +24,18 @@ fn safety_error(vm: &VirtualMachine, message: String) -> rustpython_vm::builtins
     }
 }
 
+/// Key in a sandbox's builtins dict that marks its interpreter as sandboxed. The type
+/// objects the guards patch are shared by every interpreter in the process; the guards act
+/// only for sandboxed ones (programs cannot name this key: it contains `__`).
+const SANDBOX_MARKER: &str = "__repy_sandbox__";
+
+fn is_sandboxed(vm: &VirtualMachine) -> bool {
+    vm.builtins.dict().get_item_opt(SANDBOX_MARKER, vm).ok().flatten().is_some()
+}
+
 /// Installs every guard. Must run before any program code.
 pub fn install(vm: &VirtualMachine) -> PyResult<()> {
+    vm.builtins.dict().set_item(SANDBOX_MARKER, vm.ctx.new_bool(true).into(), vm)?;
     guard_class_creation(vm)?;
     guard_attribute_builtins(vm)?;
     guard_format(vm)
@@ -39,6 +48,9 @@ thread_local! {
     static CLASS_PERMITS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The signature of a type's `new` slot.
+type NewFunc = fn(PyTypeRef, FuncArgs, &VirtualMachine) -> PyResult;
+
 static ORIGINAL_TYPE_NEW: OnceLock<NewFunc> = OnceLock::new();
 
 /// `type(x)` stays; creating a class through `type` (or a subclass of it) requires the
@@ -47,7 +59,7 @@ static ORIGINAL_TYPE_NEW: OnceLock<NewFunc> = OnceLock::new();
 /// `type(name, bases, dict)` call inside the body is refused too.
 fn guarded_type_new(metatype: PyTypeRef, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
     let is_type_query = metatype.is(vm.ctx.types.type_type) && args.args.len() == 1 && args.kwargs.is_empty();
-    if !is_type_query {
+    if !is_type_query && is_sandboxed(vm) {
         let depth = vm.frames.borrow().len();
         let permitted = CLASS_PERMITS.with(|permits| {
             let mut permits = permits.borrow_mut();
@@ -73,7 +85,7 @@ fn guarded_type_new(metatype: PyTypeRef, args: FuncArgs, vm: &VirtualMachine) ->
 fn guard_class_creation(vm: &VirtualMachine) -> PyResult<()> {
     let type_type = vm.ctx.types.type_type;
     if let Some(current) = type_type.slots.new.load() {
-        if current as usize != guarded_type_new as usize {
+        if current as usize != guarded_type_new as NewFunc as usize {
             let _ = ORIGINAL_TYPE_NEW.set(current);
         }
     }
@@ -132,7 +144,9 @@ fn guard_format(vm: &VirtualMachine) -> PyResult<()> {
         let original = str_type.get_attr(interned).expect("str has format methods");
         let wrapper = vm.new_method(name, str_type, move |args: FuncArgs, vm: &VirtualMachine| {
             if let Some(text) = args.args.first().and_then(|s| s.downcast_ref::<PyStr>()) {
-                check_format_string(vm, name, text.as_wtf8())?;
+                if is_sandboxed(vm) {
+                    check_format_string(vm, name, text.as_wtf8())?;
+                }
             }
             original.call(args, vm)
         });

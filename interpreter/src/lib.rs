@@ -2,6 +2,8 @@
 //! check, the sandbox builtins and the runtime guards of repy-api.md §9–§10.
 
 pub mod exceptions;
+pub mod guards;
+pub mod identifier;
 pub mod program;
 pub mod sandbox;
 pub mod traceback;

@@ -34,7 +34,7 @@ const ABSENT_EXCEPTIONS: &[&str] = &[
 
 /// Names the VM itself needs in the builtins dict (unreachable from programs by the
 /// identifier rule), and builtins kept but guarded at run time (crate::guards).
-const VM_INTERNAL_BUILTINS: &[&str] = &["__build_class__", "type", "getattr", "hasattr", "setattr", "delattr"];
+const VM_INTERNAL_BUILTINS: &[&str] = &["__build_class__", "__repy_sandbox__", "type", "getattr", "hasattr", "setattr", "delattr"];
 
 /// Creates a VM with nothing importable: no search path, no site, no host access.
 pub fn new_interpreter() -> Interpreter {
@@ -71,7 +71,7 @@ pub fn restrict_builtins(vm: &VirtualMachine) -> PyResult<RepyExceptions> {
             dict.del_item(name.as_str(), vm)?;
         }
     }
-    // crate::guards::install(vm)?; // TEMP until identifier.rs lands
+    crate::guards::install(vm)?;
     let exceptions = RepyExceptions::create(vm);
     exceptions.install(vm)?;
     for &name in REMOVED_BUILTINS {
