@@ -60,3 +60,42 @@ impl Bound {
         self.values.iter().map_while(Clone::clone).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustpython_vm::{function::KwArgs, Interpreter};
+
+    fn call(positional: usize, keywords: &[&str]) -> Result<Vec<bool>, String> {
+        Interpreter::without_stdlib(Default::default()).enter(|vm| {
+            let args: Vec<PyObjectRef> = (0..positional).map(|i| vm.ctx.new_int(i).into()).collect();
+            let kwargs: KwArgs = keywords.iter().map(|k| (k.to_string(), vm.ctx.none())).collect();
+            let bound = bind("f", &["a", "b", "c"], 1, FuncArgs::new(args, kwargs))?;
+            Ok((0..3).map(|i| bound.given(i)).collect())
+        })
+    }
+
+    #[test]
+    fn binds_positional_and_keyword_arguments() {
+        assert_eq!(call(1, &[]).unwrap(), [true, false, false]);
+        assert_eq!(call(1, &["c"]).unwrap(), [true, false, true]);
+        assert_eq!(call(0, &["a", "b"]).unwrap(), [true, true, false]);
+    }
+
+    #[test]
+    fn reports_the_culprit() {
+        assert_eq!(call(0, &[]).unwrap_err(), "f: missing required argument 'a'");
+        assert_eq!(call(4, &[]).unwrap_err(), "f: takes at most 3 arguments (4 given)");
+        assert_eq!(call(1, &["a"]).unwrap_err(), "f: got multiple values for argument 'a'");
+        assert_eq!(call(1, &["zz"]).unwrap_err(), "f: unexpected keyword argument 'zz'");
+    }
+
+    #[test]
+    fn passed_stops_at_the_first_omitted_argument() {
+        Interpreter::without_stdlib(Default::default()).enter(|vm| {
+            let kwargs: KwArgs = [("c".to_owned(), vm.ctx.none())].into_iter().collect();
+            let bound = bind("f", &["a", "b", "c"], 1, FuncArgs::new(vec![vm.ctx.new_int(1).into()], kwargs)).unwrap();
+            assert_eq!(bound.passed().len(), 1);
+        });
+    }
+}
