@@ -15,7 +15,7 @@ fn show_default_prints_the_builtin_profile_which_runs_identically() {
     vessel.write("default.txt", &shown.stdout);
     let check = repy_in(vessel.path(), &["restrictions", "check", "default.txt"]);
     assert_eq!((check.status, check.stderr.as_str()), (Some(0), ""));
-    let run = vessel.run("print('ok')\n", &["--restrictions", "default.txt"], &[]);
+    let run = vessel.run("if callfunc == 'initialize':\n    print('ok')\n", &["--restrictions", "default.txt"], &[]);
     assert_eq!((run.status, run.stdout.as_str()), (Some(0), "ok\n"), "{run:?}");
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{restrictions_with, run_program, Vessel};
+use common::{once, restrictions_with, run_program, Vessel};
 
 /// Nine timers that each wait until all nine are running at the same moment: this only
 /// finishes if they really run concurrently (no timing assumptions).
@@ -79,7 +79,7 @@ fn timer_arguments_are_copied_when_the_timer_is_set() {
 #[test]
 fn settimer_checks_its_arguments() {
     let run = run_program(
-        "for args in [('1', print, []), (1, 5, []), (1, print, 'x'), (True, print, [])]:\n    try:\n        settimer(*args)\n    except RepyArgumentError as e:\n        print('refused', e)\n",
+        &once("for args in [('1', print, []), (1, 5, []), (1, print, 'x'), (True, print, [])]:\n    try:\n        settimer(*args)\n    except RepyArgumentError as e:\n        print('refused', e)\n"),
     );
     assert_eq!(run.stdout.matches("refused settimer:").count(), 4, "{run:?}");
 }
@@ -95,7 +95,7 @@ fn thread_names_are_unique_and_follow_the_spec() {
 #[test]
 fn locks_block_report_and_refuse_double_release() {
     let run = run_program(
-        "l = getlock()\nprint(l.acquire(), l.acquire(False), l.acquire(blocking=0))\nl.release()\ntry:\n    l.release()\nexcept LockDoubleReleaseError as e:\n    print('double:', e)\nexcept RuntimeError:\n    print('wrong class')\nwith l:\n    print(l.acquire(False))\nprint(l.acquire(False))\n",
+        &once("l = getlock()\nprint(l.acquire(), l.acquire(False), l.acquire(blocking=0))\nl.release()\ntry:\n    l.release()\nexcept LockDoubleReleaseError as e:\n    print('double:', e)\nexcept RuntimeError:\n    print('wrong class')\nwith l:\n    print(l.acquire(False))\nprint(l.acquire(False))\n"),
     );
     assert_eq!(run.stdout, "True False False\ndouble: release: the lock is not locked\nFalse\nTrue\n", "{run:?}");
 }
@@ -111,7 +111,7 @@ fn a_lock_can_be_released_by_another_thread() {
 #[test]
 fn api_objects_cannot_be_constructed_or_subclassed() {
     let run = run_program(
-        "L = type(getlock())\ntry:\n    L()\nexcept TypeError:\n    print('no construct')\ntry:\n    class M(L):\n        pass\nexcept TypeError:\n    print('no subclass')\n",
+        &once("L = type(getlock())\ntry:\n    L()\nexcept TypeError:\n    print('no construct')\ntry:\n    class M(L):\n        pass\nexcept TypeError:\n    print('no subclass')\n"),
     );
     assert_eq!(run.stdout, "no construct\nno subclass\n", "{run:?}");
 }
@@ -119,7 +119,7 @@ fn api_objects_cannot_be_constructed_or_subclassed() {
 #[test]
 fn sleep_getruntime_and_randomfloat() {
     let run = run_program(
-        "t0 = getruntime()\nsleep(0.2)\nt1 = getruntime()\nprint(t1 - t0 >= 0.2, t0 >= 0)\nr = [randomfloat() for i in range(100)]\nprint(all(0 <= x < 1 for x in r), len(set(r)) > 90)\nsleep(-1)\ntry:\n    sleep('1')\nexcept RepyArgumentError as e:\n    print(e)\n",
+        &once("t0 = getruntime()\nsleep(0.2)\nt1 = getruntime()\nprint(t1 - t0 >= 0.2, t0 >= 0)\nr = [randomfloat() for i in range(100)]\nprint(all(0 <= x < 1 for x in r), len(set(r)) > 90)\nsleep(-1)\ntry:\n    sleep('1')\nexcept RepyArgumentError as e:\n    print(e)\n"),
     );
     assert_eq!(run.stdout, "True True\nTrue True\nsleep: seconds must be a number\n", "{run:?}");
 }
@@ -129,7 +129,7 @@ fn a_zero_random_limit_forbids_randomfloat() {
     let vessel = Vessel::new();
     vessel.write("r.txt", &restrictions_with("resource random 0"));
     let run = vessel.run(
-        "try:\n    randomfloat()\nexcept ResourceForbiddenError as e:\n    print(e)\n",
+        &once("try:\n    randomfloat()\nexcept ResourceForbiddenError as e:\n    print(e)\n"),
         &["--restrictions", "r.txt"],
         &[],
     );
@@ -143,7 +143,7 @@ fn call_rules_deny_with_the_line_that_decided() {
     text = text.replace("call sleep allow\n", "call sleep arg 0 is 0.5 deny\ncall sleep allow\n");
     vessel.write("r.txt", &text);
     let run = vessel.run(
-        "sleep(0.01)\ntry:\n    sleep(0.5)\nexcept ResourceForbiddenError as e:\n    print(e)\n",
+        &once("sleep(0.01)\ntry:\n    sleep(0.5)\nexcept ResourceForbiddenError as e:\n    print(e)\n"),
         &["--restrictions", "r.txt"],
         &[],
     );
@@ -158,7 +158,7 @@ fn call_rules_deny_with_the_line_that_decided() {
 #[test]
 fn repy_exceptions_keep_their_python_bases() {
     let run = run_program(
-        "print(issubclass(RepyArgumentError, TypeError), issubclass(RepyArgumentError, ValueError), issubclass(RepyArgumentError, RepyError))\nprint(issubclass(TimeoutError, RepyError), issubclass(FileNotFoundError, OSError), issubclass(ResourceExhaustedError, ResourceError))\ntry:\n    settimer('x', print, [])\nexcept ValueError as e:\n    print('caught as ValueError', e.args)\n",
+        &once("print(issubclass(RepyArgumentError, TypeError), issubclass(RepyArgumentError, ValueError), issubclass(RepyArgumentError, RepyError))\nprint(issubclass(TimeoutError, RepyError), issubclass(FileNotFoundError, OSError), issubclass(ResourceExhaustedError, ResourceError))\ntry:\n    settimer('x', print, [])\nexcept ValueError as e:\n    print('caught as ValueError', e.args)\n"),
     );
     assert_eq!(
         run.stdout,

@@ -43,8 +43,10 @@ pub fn exposed_names() -> impl Iterator<Item = &'static str> {
 
 /// Binds the API into `globals` and the builtins module.
 pub fn install(vm: &VirtualMachine, rt: &Arc<Runtime>, globals: &PyDictRef) -> PyResult<()> {
-    timer::TimerHandle::make_static_type();
-    lock::Lock::make_static_type();
+    for class in [timer::TimerHandle::make_static_type(), lock::Lock::make_static_type()] {
+        // API objects come only from API calls: their types cannot be called.
+        class.slots.new.store(None);
+    }
     let native = |name: &'static str, f: ApiFn| {
         let rt = rt.clone();
         vm.new_function(name, move |args: FuncArgs, vm: &VirtualMachine| f(&rt, args, vm))

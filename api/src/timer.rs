@@ -75,10 +75,12 @@ pub fn settimer(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyRes
             return Ok(()); // cancelled: canceltimer already gave back the event
         }
         let positional: Vec<PyObjectRef> = vm.extract_elements_with(&call_args, Ok)?;
-        let result = function.call(positional, vm);
+        // An exception ends the program before the event is given back, so the exit run
+        // can never start in between.
+        function.call(positional, vm)?;
         thread_rt.nanny.release(Resource::Events);
         thread_rt.activity_ended();
-        result.map(drop)
+        Ok(())
     });
     Ok(TimerHandle { state }.into_ref(&vm.ctx).into())
 }

@@ -93,3 +93,10 @@ pub fn restrictions_with(changes: &str) -> String {
     text.push('\n');
     text
 }
+
+/// `source` wrapped so that it runs only in the initialize run (top-level code otherwise
+/// runs again in the exit run).
+pub fn once(source: &str) -> String {
+    let body: String = source.lines().map(|l| format!("    {l}\n")).collect();
+    format!("if callfunc == 'initialize':\n{body}")
+}
