@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod lock;
 pub mod logfile;
 pub mod misc;
+pub mod namespace;
 pub mod output;
 pub mod print;
 pub mod runtime;
@@ -15,8 +16,9 @@ pub mod timer;
 
 use std::sync::Arc;
 
-use rustpython_vm::{builtins::PyDictRef, class::PyClassImpl, function::FuncArgs, PyObjectRef, PyResult, VirtualMachine};
+use rustpython_vm::{builtins::PyDictRef, class::PyClassImpl, function::FuncArgs, PyObjectRef, PyPayload, PyResult, VirtualMachine};
 
+use repy_interpreter::safedict::SafeDict;
 use runtime::Runtime;
 
 type ApiFn = fn(&Arc<Runtime>, FuncArgs, &VirtualMachine) -> PyResult<PyObjectRef>;
@@ -31,6 +33,7 @@ const GLOBAL_FUNCTIONS: &[(&str, ApiFn)] = &[
     ("randomfloat", misc::randomfloat),
     ("get_thread_name", misc::get_thread_name),
     ("exitall", misc::exitall),
+    ("VirtualNamespace", namespace::virtual_namespace),
 ];
 
 /// Functions that replace builtins, so VirtualNamespace code sees them too.
@@ -43,7 +46,12 @@ pub fn exposed_names() -> impl Iterator<Item = &'static str> {
 
 /// Binds the API into `globals` and the builtins module.
 pub fn install(vm: &VirtualMachine, rt: &Arc<Runtime>, globals: &PyDictRef) -> PyResult<()> {
-    for class in [timer::TimerHandle::make_static_type(), lock::Lock::make_static_type()] {
+    let api_classes = [
+        timer::TimerHandle::make_static_type(),
+        lock::Lock::make_static_type(),
+        namespace::VirtualNamespace::make_static_type(),
+    ];
+    for class in api_classes {
         // API objects come only from API calls: their types cannot be called.
         class.slots.new.store(None);
     }
@@ -54,6 +62,9 @@ pub fn install(vm: &VirtualMachine, rt: &Arc<Runtime>, globals: &PyDictRef) -> P
     for &(name, f) in GLOBAL_FUNCTIONS {
         globals.set_item(name, native(name, f).into(), vm)?;
     }
+    // SafeDict is a type programs construct; `_context` is a SafeDict view of the globals.
+    globals.set_item("SafeDict", SafeDict::make_static_type().into(), vm)?;
+    globals.set_item("_context", SafeDict::wrap(globals.clone()).into_ref(&vm.ctx).into(), vm)?;
     for &(name, f) in BUILTIN_FUNCTIONS {
         vm.builtins.dict().set_item(name, native(name, f).into(), vm)?;
     }

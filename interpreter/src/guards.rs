@@ -11,17 +11,13 @@ use rustpython_vm::{
     AsObject, PyObjectRef, PyResult, VirtualMachine,
 };
 
-use crate::{identifier::unsafe_identifier_reason, sandbox::new_error, values::is_exact};
+use crate::{identifier::unsafe_identifier_reason, sandbox::builtin_error, values::is_exact};
 
 /// Builtins replaced by a guarded wrapper around the original.
 pub const NAME_GUARDED_BUILTINS: &[&str] = &["getattr", "hasattr", "setattr", "delattr"];
 
-/// The SafetyViolationError of the interpreter `vm` belongs to.
 fn safety_error(vm: &VirtualMachine, message: String) -> rustpython_vm::builtins::PyBaseExceptionRef {
-    match vm.builtins.get_attr("SafetyViolationError", vm).ok().and_then(|c| c.downcast::<rustpython_vm::builtins::PyType>().ok()) {
-        Some(class) => new_error(vm, &class, message),
-        None => vm.new_runtime_error(message),
-    }
+    builtin_error(vm, "SafetyViolationError", message)
 }
 
 /// Key in a sandbox's builtins dict that marks its interpreter as sandboxed. The type

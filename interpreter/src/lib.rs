@@ -6,6 +6,7 @@ pub mod exceptions;
 pub mod guards;
 pub mod identifier;
 pub mod program;
+pub mod safedict;
 pub mod sandbox;
 pub mod source;
 pub mod traceback;

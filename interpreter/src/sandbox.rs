@@ -133,3 +133,12 @@ fn register_latin1_codec(vm: &VirtualMachine) -> PyResult<()> {
     });
     vm.state.codec_registry.register(search.into(), vm)
 }
+
+/// A fresh instance of the sandbox exception class bound in this interpreter's builtins
+/// under `class_name` (code without access to the API's exception table uses this).
+pub fn builtin_error(vm: &VirtualMachine, class_name: &'static str, message: String) -> PyBaseExceptionRef {
+    match vm.builtins.get_attr(class_name, vm).ok().and_then(|c| c.downcast::<PyType>().ok()) {
+        Some(class) => new_error(vm, &class, message),
+        None => vm.new_runtime_error(message),
+    }
+}

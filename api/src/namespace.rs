@@ -1,0 +1,70 @@
+//! `VirtualNamespace(code, name)` (repy-api.md §9): code strings checked by the same static
+//! rules as programs, compiled once, and evaluated against a SafeDict context.
+
+use std::sync::Arc;
+
+use repy_interpreter::{
+    check::{check_source, format_violations},
+    exceptions::RepyErrorKind,
+    program,
+    safedict::SafeDict,
+    values::exact_str,
+};
+use rustpython_vm::{
+    builtins::{PyCode, PyDict},
+    function::FuncArgs,
+    pyclass, PyObjectRef, PyPayload, PyRef, PyResult, VirtualMachine,
+};
+
+use crate::{args::bind, runtime::Runtime};
+
+#[pyclass(module = false, name = "VirtualNamespace")]
+#[derive(PyPayload)]
+pub struct VirtualNamespace {
+    code: PyRef<PyCode>,
+    rt: Arc<Runtime>,
+}
+
+impl std::fmt::Debug for VirtualNamespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VirtualNamespace")
+    }
+}
+
+#[pyclass]
+impl VirtualNamespace {
+    /// Runs the code with `context` as its globals; returns the SafeDict used.
+    #[pymethod]
+    fn evaluate(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+        let bound = bind("evaluate", &["context"], 1, args).map_err(|m| self.rt.arg_error(vm, m))?;
+        let context = bound.get(0);
+        let safe: PyObjectRef = if context.downcast_ref::<SafeDict>().is_some() {
+            context
+        } else if repy_interpreter::values::is_exact::<PyDict>(&context, vm) {
+            SafeDict::copy_from(vm, &context)?.into_ref(&vm.ctx).into()
+        } else {
+            return Err(self.rt.arg_error(vm, "evaluate: context must be a dict or SafeDict"));
+        };
+        let globals = safe.downcast_ref::<SafeDict>().expect("SafeDict").dict();
+        program::run(vm, self.code.clone(), globals)?;
+        Ok(safe)
+    }
+}
+
+pub fn virtual_namespace(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+    let bound = bind("VirtualNamespace", &["code", "name"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
+    let code = exact_str(&bound.get(0), vm).ok_or_else(|| rt.arg_error(vm, "VirtualNamespace: code must be a str"))?;
+    let name = match bound.opt(1, vm) {
+        None => "<string>".to_owned(),
+        Some(n) => exact_str(&n, vm).ok_or_else(|| rt.arg_error(vm, "VirtualNamespace: name must be a str"))?,
+    };
+    rt.check_call_args(vm, "VirtualNamespace", &[])?;
+    if let Err(violations) = check_source(&code) {
+        let lines = format_violations(&name, &violations).join("; ");
+        return Err(rt.error(vm, RepyErrorKind::CodeUnsafe, format!("VirtualNamespace: {lines}")));
+    }
+    let compiled = program::compile(vm, &code, &name)
+        .map_err(|m| rt.error(vm, RepyErrorKind::CodeUnsafe, format!("VirtualNamespace: {name}: {m}")))?;
+    rt.sources.register(&name, &code);
+    Ok(VirtualNamespace { code: compiled, rt: rt.clone() }.into_ref(&vm.ctx).into())
+}
