@@ -246,6 +246,12 @@ impl<'a> Visitor<'a> for Checker {
 
     fn visit_except_handler(&mut self, handler: &'a ExceptHandler) {
         let ExceptHandler::ExceptHandler(h) = handler;
+        if let Some(Expr::Tuple(tuple)) = h.type_.as_deref() {
+            if !tuple.parenthesized {
+                // Python 2 meant `except E, name:`; newer parsers read a tuple of classes.
+                self.refuse(tuple.range, "'except A, B:' is not allowed; write 'except (A, B):' (or 'except A as name:')");
+            }
+        }
         if let Some(name) = &h.name {
             self.ident(name);
         }
@@ -301,5 +307,138 @@ impl<'a> Visitor<'a> for Checker {
     fn visit_pattern_keyword(&mut self, keyword: &'a ast::PatternKeyword) {
         self.ident(&keyword.attr);
         visitor::walk_pattern_keyword(self, keyword);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusals(src: &str) -> Vec<(usize, usize, String)> {
+        match check_source(src) {
+            Ok(()) => Vec::new(),
+            Err(v) => v.into_iter().map(|v| (v.line, v.col, v.reason)).collect(),
+        }
+    }
+
+    fn refused_at(src: &str, line: usize, col: usize, words: &str) {
+        let found = refusals(src);
+        assert!(
+            found.iter().any(|(l, c, r)| (*l, *c) == (line, col) && r.contains(words)),
+            "{src:?}: expected {line}:{col} '{words}', got {found:?}"
+        );
+    }
+
+    #[test]
+    fn refused_statements_are_reported_with_positions() {
+        refused_at("import os", 1, 1, "import");
+        refused_at("x = 1\nfrom os import path", 2, 1, "import");
+        refused_at("def f():\n    global g", 2, 5, "global");
+        refused_at("async def f():\n    pass", 1, 1, "async");
+        refused_at("def f():\n    x = [i async for i in y]", 2, 12, "async");
+        refused_at("try:\n    pass\nexcept* ValueError:\n    pass", 1, 1, "except*");
+        refused_at("type X = int", 1, 1, "alias");
+        refused_at("def f[T](x):\n    pass", 1, 6, "type parameters");
+        refused_at("class A(metaclass=M):\n    pass", 1, 9, "metaclass");
+        refused_at("class A(B, x=1):\n    pass", 1, 12, "class keyword 'x'");
+        refused_at("x = t'{y}'", 1, 5, "template");
+    }
+
+    #[test]
+    fn identifier_rule_covers_every_kind_of_name() {
+        refused_at("x.__class__", 1, 3, "__class__");
+        refused_at("__builtins__", 1, 1, "__builtins__");
+        refused_at("def __f(a):\n    pass", 1, 5, "__f");
+        refused_at("def f(__a):\n    pass", 1, 7, "__a");
+        refused_at("def f(*, gi_x=1, **co_y):\n    pass", 1, 10, "gi_x");
+        refused_at("def f(*, gi_x=1, **co_y):\n    pass", 1, 20, "co_y");
+        refused_at("f(tb_frame=1)", 1, 3, "tb_frame");
+        refused_at("try:\n    pass\nexcept E as f_back:\n    pass", 3, 13, "f_back");
+        refused_at("class _C__x:\n    pass", 1, 7, "_C__x");
+        refused_at("lambda func_code: 1", 1, 8, "func_code");
+        refused_at("def f():\n    nonlocal im_self", 2, 14, "im_self");
+        refused_at("f'{x.__class__}'", 1, 6, "__class__");
+        refused_at("f'{x:{y.__class__}}'", 1, 9, "__class__");
+        refused_at("match x:\n    case C(__class__=y):\n        pass", 2, 12, "__class__");
+        refused_at("match x:\n    case [*__rest]:\n        pass", 2, 12, "__rest");
+        refused_at("match x:\n    case {**cr_rest}:\n        pass", 2, 13, "cr_rest");
+        refused_at("match x:\n    case y as ag_z:\n        pass", 2, 15, "ag_z");
+    }
+
+    #[test]
+    fn every_violation_is_reported_in_order() {
+        let found = refusals("import a\nx.__dict__\nglobal b\n");
+        assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn allowed_constructs_pass() {
+        let src = r#"
+x = 1 + 2 * 3 - 4 / 5 // 6 % 7 ** 2 @ m if a else ...
+x += 1; y: int = 2; z, *w = [1, 2, 3]
+def f(a, /, b, *args, c=1, **kw) -> int:
+    return a
+@dec
+class A(B, C):
+    def __init__(self): self.v = lambda q: q
+    def __add__(self, o): return o
+for i in range(3):
+    if i: continue
+    else: break
+else: pass
+while False: pass
+try: raise ValueError() from None
+except (ValueError, TypeError) as e: pass
+else: pass
+finally: pass
+assert True, 'x'
+del x
+with lock as l: pass
+g = [i for i in y if i]; s = {i for i in y}; d = {k: v for k, v in y}; h = (i for i in y)
+def gen():
+    yield 1
+    yield from gen()
+def outer():
+    n = 0
+    def inner():
+        nonlocal n
+        n += 1
+t = f"{x!r:>{width}} {y=}"
+if (n := 10) > 5: pass
+match p:
+    case 1 | 2: pass
+    case [a, *rest]: pass
+    case {'k': v, **others}: pass
+    case Point(x=0, y=yy) as pt: pass
+    case None: pass
+    case _: pass
+print(*a, **k)
+"#;
+        assert_eq!(refusals(src), Vec::new());
+    }
+
+    #[test]
+    fn python2_forms_and_bad_encoding_are_refused() {
+        for src in ["print 'x'", "exec 'x'", "x = `y`", "if a <> b: pass", "x = 0777", "try:\n    pass\nexcept E, e:\n    pass"] {
+            let found = refusals(src);
+            assert!(found.len() == 1 && (found[0].2.starts_with("syntax error") || found[0].2.contains("except A, B")), "{src}: {found:?}");
+        }
+        let err = check_program(b"x = '\xff'\n").unwrap_err();
+        assert_eq!((err[0].line, err[0].col), (1, 6));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_overflowing_the_stack() {
+        for src in [
+            format!("x = {}1", "-".repeat(100_000)),
+            format!("x = {}{}", "[".repeat(5_000), "]".repeat(5_000)),
+            format!("x = a{}", ".b".repeat(100_000)),
+            format!("x = {}", "not ".repeat(50_000) + "1"),
+        ] {
+            let found = refusals(&src);
+            assert!(found.iter().any(|f| f.2.contains("nesting too deep") || f.2.starts_with("syntax error")), "{found:?}");
+        }
+        let deep_but_fine = format!("x = {}1{}", "(".repeat(1000), ")".repeat(1000));
+        assert_eq!(refusals(&deep_but_fine), Vec::new());
     }
 }
