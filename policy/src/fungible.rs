@@ -27,6 +27,8 @@ impl std::error::Error for Exhausted {}
 struct Counter {
     limit: u64,
     in_use: Mutex<u64>,
+    /// Most items ever held at once, for the usage report.
+    peak: std::sync::atomic::AtomicU64,
     freed: Condvar,
 }
 
@@ -41,7 +43,7 @@ impl Fungibles {
     /// `limit` gives the whole-unit limit of each fungible resource.
     pub fn new(limit: impl Fn(Resource) -> u64) -> Fungibles {
         Fungibles {
-            counters: FUNGIBLE.map(|r| Counter { limit: limit(r), in_use: Mutex::new(0), freed: Condvar::new() }),
+            counters: FUNGIBLE.map(|r| Counter { limit: limit(r), in_use: Mutex::new(0), peak: Default::default(), freed: Condvar::new() }),
         }
     }
 
@@ -59,6 +61,7 @@ impl Fungibles {
         let mut in_use = c.in_use.lock();
         if *in_use < c.limit {
             *in_use += 1;
+            c.record_peak(*in_use);
             Ok(())
         } else {
             Err(Exhausted { resource, limit: c.limit, in_use: *in_use })
@@ -74,6 +77,7 @@ impl Fungibles {
             c.freed.wait(&mut in_use);
         }
         *in_use += 1;
+        c.record_peak(*in_use);
     }
 
     /// As [`acquire_wait`](Self::acquire_wait) but gives up after `timeout`, so a listener
@@ -88,6 +92,7 @@ impl Fungibles {
             }
         }
         *in_use += 1;
+        c.record_peak(*in_use);
         true
     }
 
@@ -108,6 +113,17 @@ impl Fungibles {
 
     pub fn limit(&self, resource: Resource) -> u64 {
         self.counter(resource).limit
+    }
+
+    /// Most items held at once so far.
+    pub fn peak(&self, resource: Resource) -> u64 {
+        self.counter(resource).peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Counter {
+    fn record_peak(&self, in_use: u64) {
+        self.peak.fetch_max(in_use, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

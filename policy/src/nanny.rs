@@ -92,6 +92,19 @@ impl Nanny {
         self.fungibles.in_use(resource)
     }
 
+    /// What the program used of each renewable (units charged in all) and fungible (most
+    /// held at once) resource the nanny meters, in §3 order.
+    pub fn usage(&self) -> Vec<(Resource, f64)> {
+        Resource::ALL
+            .iter()
+            .filter_map(|&r| match r.class() {
+                ResourceClass::Renewable if r != Resource::Cpu => Some((r, self.bucket(r).total())),
+                ResourceClass::Fungible => Some((r, self.fungibles.peak(r) as f64)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether an explicitly named local port is in the `messport`/`connport` set. Port 0
     /// (let the OS choose) needs no check and is reported as allowed.
     pub fn port_allowed(&self, resource: Resource, port: u16) -> bool {
@@ -109,6 +122,21 @@ mod tests {
         let text = format!("resource cpu 1\nresource memory 1000\nresource diskused 1000\nresource events 2\n{extra}");
         let clock = FakeClock::new();
         (Nanny::with_clock(Arc::new(parse(&text).unwrap()), clock.clone()), clock)
+    }
+
+    #[test]
+    fn usage_reports_totals_and_peaks() {
+        let (n, _clock) = nanny("resource lograte 100\n");
+        n.charge(Resource::Lograte, 30.0).unwrap();
+        n.charge(Resource::Lograte, 12.0).unwrap();
+        n.try_acquire(Resource::Events).unwrap();
+        n.try_acquire(Resource::Events).unwrap();
+        n.release(Resource::Events);
+        let usage: std::collections::HashMap<_, _> = n.usage().into_iter().collect();
+        assert_eq!(usage[&Resource::Lograte], 42.0);
+        assert_eq!(usage[&Resource::Events], 2.0);
+        assert_eq!(usage[&Resource::Filesopened], 0.0);
+        assert!(!usage.contains_key(&Resource::Cpu) && !usage.contains_key(&Resource::Messport));
     }
 
     #[test]

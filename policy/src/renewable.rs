@@ -50,6 +50,8 @@ impl std::error::Error for Forbidden {}
 struct Usage {
     /// Units charged and not yet drained.
     used: f64,
+    /// Every unit ever charged, for the usage report.
+    total: f64,
     /// Time of the last update.
     at: Instant,
 }
@@ -70,7 +72,7 @@ impl Bucket {
 
     pub fn with_clock(resource: Resource, limit: f64, clock: Arc<dyn Clock>) -> Bucket {
         let limit = if limit.is_finite() && limit > 0.0 { limit } else { 0.0 };
-        let usage = Mutex::new(Usage { used: 0.0, at: clock.now() });
+        let usage = Mutex::new(Usage { used: 0.0, total: 0.0, at: clock.now() });
         Bucket { resource, limit, usage, clock }
     }
 
@@ -101,6 +103,7 @@ impl Bucket {
         let now = self.clock.now();
         let elapsed = now.saturating_duration_since(usage.at).as_secs_f64();
         usage.used = (usage.used - self.limit * elapsed).max(0.0) + add;
+        usage.total += add;
         usage.at = now;
         usage.used
     }
@@ -140,6 +143,11 @@ impl Bucket {
     pub fn charge(&self, amount: f64) -> Result<(), Forbidden> {
         self.before()?;
         self.after(amount)
+    }
+
+    /// Every unit charged so far.
+    pub fn total(&self) -> f64 {
+        self.usage.lock().total
     }
 
     /// The current (decayed) usage, for diagnostics and tests.
