@@ -1,8 +1,10 @@
 //! `repy`: run short Python network programs in sandboxed vessels.
 
 mod check_cmd;
+mod memory;
 mod restrictions_cmd;
 mod run_cmd;
+mod supervisor;
 
 use std::{path::PathBuf, process::ExitCode};
 

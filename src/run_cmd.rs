@@ -5,8 +5,9 @@ use std::{path::PathBuf, sync::Arc, time::Instant};
 
 use clap::Args;
 use repy_api::lifecycle::{self, Program};
+use repy_policy::Resource;
 
-use crate::{check_cmd::checked_source, restrictions_cmd};
+use crate::{check_cmd::checked_source, restrictions_cmd, supervisor};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -19,6 +20,9 @@ pub struct RunArgs {
     /// Also keep the program's output in a size-bounded circular log (PATH.old, PATH.new).
     #[arg(long, value_name = "PATH")]
     logfile: Option<PathBuf>,
+    /// Print, at the end, each resource's limit and what the program used (on stderr).
+    #[arg(long)]
+    usage: bool,
     /// The program to run.
     program: PathBuf,
     /// Arguments passed to the program as `callargs`.
@@ -42,6 +46,26 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(source) => source,
         Err(status) => return status,
     };
+    if std::env::var(supervisor::WORKER_ROLE_VAR).as_deref() != Ok(supervisor::WORKER_ROLE) {
+        let vessel_dir = args.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
+        if !vessel_dir.is_dir() {
+            eprintln!("repy: cannot use vessel directory '{}': not a directory", vessel_dir.display());
+            return 2;
+        }
+        if let Some(message) = supervisor::disk_over_limit(&vessel_dir, &restrictions) {
+            eprintln!("{message}");
+            return 4;
+        }
+        let mut worker = std::process::Command::new(match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(e) => {
+                eprintln!("repy: cannot find the repy executable: {e}");
+                return 2;
+            }
+        });
+        worker.args(std::env::args_os().skip(1));
+        return supervisor::supervise(worker, &vessel_dir, &restrictions);
+    }
     // Paths given relative to the caller's directory stay valid after entering the vessel.
     let logfile = args.logfile.map(|p| std::path::absolute(&p).unwrap_or(p));
     if let Some(dir) = &args.cwd {
@@ -50,6 +74,7 @@ pub fn run(args: RunArgs) -> u8 {
             return 2;
         }
     }
+    let memory_limit = restrictions.value(Resource::Memory).whole_units();
     lifecycle::run(Program {
         name: args.program.display().to_string(),
         source,
@@ -57,5 +82,8 @@ pub fn run(args: RunArgs) -> u8 {
         restrictions: Arc::new(restrictions),
         logfile,
         started,
+        // Counting starts here, after the interpreter's fixed start-up footprint.
+        on_start: Box::new(move || crate::memory::start_counting(memory_limit)),
+        usage: args.usage.then_some(crate::memory::usage_figures as fn() -> (u64, u64)),
     })
 }

@@ -13,6 +13,7 @@ pub mod output;
 pub mod print;
 pub mod runtime;
 pub mod timer;
+pub mod usage;
 
 use std::sync::Arc;
 

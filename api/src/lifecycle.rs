@@ -25,6 +25,10 @@ pub struct Program {
     pub logfile: Option<PathBuf>,
     /// When `repy run` started (`getruntime()` counts from here).
     pub started: Instant,
+    /// Runs right before the program's first statement (the memory count starts there).
+    pub on_start: Box<dyn FnOnce() + Send>,
+    /// With `--usage`: reads (peak heap bytes, CPU microseconds) for the closing report.
+    pub usage: Option<fn() -> (u64, u64)>,
 }
 
 /// Runs `program` to its end and exits the process with the status of cli.md.
@@ -73,15 +77,17 @@ fn run_on_this_thread(program: Program) {
                 repy_portability::process::exit_now(status::UNCAUGHT)
             }
         };
-        let rt = Arc::new(Runtime::new(errors, program.restrictions.clone(), output, program.started));
-        if let Err(exc) = lifecycle(vm, &rt, &program) {
+        let mut runtime = Runtime::new(errors, program.restrictions.clone(), output, program.started);
+        runtime.usage_figures = program.usage;
+        let rt = Arc::new(runtime);
+        if let Err(exc) = lifecycle(vm, &rt, program) {
             rt.die_with_exception(vm, &exc);
         }
         rt.exit()
     })
 }
 
-fn lifecycle(vm: &VirtualMachine, rt: &Arc<Runtime>, program: &Program) -> PyResult<()> {
+fn lifecycle(vm: &VirtualMachine, rt: &Arc<Runtime>, program: Program) -> PyResult<()> {
     let globals = vm.ctx.new_dict();
     install(vm, rt, &globals)?;
     rt.sources.register(&program.name, &program.source);
@@ -94,6 +100,7 @@ fn lifecycle(vm: &VirtualMachine, rt: &Arc<Runtime>, program: &Program) -> PyRes
     };
     Runtime::set_thread_name("MainThread".to_owned());
     globals.set_item("mycontext", vm.ctx.new_dict().into(), vm)?;
+    (program.on_start)();
 
     for callfunc in ["initialize", "exit"] {
         if callfunc == "exit" {

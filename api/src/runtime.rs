@@ -63,6 +63,8 @@ pub struct Runtime {
     /// Pending timers + running callbacks + active registrations.
     activity: Mutex<usize>,
     idle: Condvar,
+    /// With `--usage`: (peak heap bytes, CPU microseconds) for the closing report.
+    pub usage_figures: Option<fn() -> (u64, u64)>,
 }
 
 impl Runtime {
@@ -77,6 +79,7 @@ impl Runtime {
             next_thread: AtomicU64::new(1),
             activity: Mutex::new(0),
             idle: Condvar::new(),
+            usage_figures: None,
         }
     }
 
@@ -195,16 +198,24 @@ impl Runtime {
     /// Ends the program because of an uncaught exception: traceback on stderr, status 1.
     pub fn die_with_exception(&self, vm: &VirtualMachine, exc: &PyBaseExceptionRef) -> ! {
         let text = format_exception(vm, exc, &self.sources);
-        self.output.finish(Stream::Stderr, text.as_bytes(), status::UNCAUGHT)
+        self.finish(text, status::UNCAUGHT)
     }
 
     /// Ends the vessel with `repy: terminated: REASON` and `code`.
     pub fn terminate(&self, code: i32, reason: &str) -> ! {
-        self.output.finish(Stream::Stderr, format!("repy: terminated: {reason}\n").as_bytes(), code)
+        self.finish(format!("repy: terminated: {reason}\n"), code)
     }
 
     /// Ends the program normally (exit run returned, or exitall).
     pub fn exit(&self) -> ! {
-        self.output.finish(Stream::Stdout, b"", status::OK)
+        self.finish(String::new(), status::OK)
+    }
+
+    /// Writes `message` (and the usage report, if asked for) to stderr and exits.
+    fn finish(&self, mut message: String, code: i32) -> ! {
+        if let Some(figures) = self.usage_figures {
+            message.push_str(&crate::usage::report(&self.restrictions, &self.nanny, figures()));
+        }
+        self.output.finish(Stream::Stderr, message.as_bytes(), code)
     }
 }

@@ -1,4 +1,32 @@
 //! The operating-system layer: everything the sandbox asks of the host that differs between
 //! Linux, macOS and Windows lives behind the functions of this crate.
+//!
+//! Support by system (Linux means every architecture, ARM included: nothing here is
+//! architecture-specific). "Written" means implemented but built and tested on Linux only.
+//!
+//! | Function | Linux | macOS | Windows |
+//! |---|---|---|---|
+//! | [`cpu::process_cpu_time`] | `/proc/PID/stat` | `proc_pid_rusage` (written) | `GetProcessTimes` (written) |
+//! | [`cpu::self_cpu_time`] | `CLOCK_PROCESS_CPUTIME_ID` | same (written) | `GetProcessTimes` (written) |
+//! | [`suspend::suspend`] / [`suspend::resume`] | SIGSTOP / SIGCONT | same (written) | per-thread `SuspendThread` / `ResumeThread` (written) |
+//! | [`memory::resident_bytes`] | `/proc/PID/statm` | `proc_pidinfo` (written) | `K32GetProcessMemoryInfo` (written) |
+//! | [`memory::proportional_set_size`] | `smaps_rollup` | = resident (written) | = resident (written) |
+//! | [`memory::limit_address_space`] | `RLIMIT_AS` | `RLIMIT_AS`, weakly enforced (written) | no-op |
+//! | [`memory::CountingAllocator`] | yes | yes | yes (portable Rust) |
+//! | [`disk::vessel_disk_usage`] | yes | yes | yes (portable Rust) |
+//! | [`child::configure_child`] | process group + `PR_SET_PDEATHSIG` | process group only (written) | `CREATE_NEW_PROCESS_GROUP` (written) |
+//! | [`child::signal_group`] / [`child::signal_process`] | `killpg` / `kill` | same (written) | Ctrl-Break, `TerminateProcess`, suspend (written) |
+//! | [`interfaces::all_interfaces`] / [`interfaces::interface_ipv4_addresses`] | `getifaddrs` | same (written) | `GetAdaptersAddresses` (written) |
+//! | [`process::exit_now`] / [`process::write_stderr_raw`] | `_exit` / `write(2)` | same | `std` fallbacks |
+//!
+//! Other Unix systems get the portable parts; per-process CPU time and resident size
+//! report `Unsupported` there.
 
+pub mod child;
+pub mod cpu;
+pub mod disk;
+pub mod interfaces;
+pub mod memory;
+mod pid;
 pub mod process;
+pub mod suspend;

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Benchmarks of resource control (issue: per-call accounting, CPU, memory, disk).
+
+Prints, for each case, the limit, what was measured and the relative error, plus the
+overhead of supervision against bare interpretation measured in the same run.
+
+    python3 bench/resource_control.py [--repy target/release/repy] [--seconds 10]
+"""
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+BUSY_LOOP = """
+def stop():
+    exitall()
+if callfunc == 'initialize':
+    settimer(SECONDS, stop, [])
+    while True:
+        pass
+"""
+
+BIGINT_LOOP = """
+def stop():
+    exitall()
+if callfunc == 'initialize':
+    settimer(SECONDS, stop, [])
+    x = 3
+    while True:
+        x = (x * x) % (10 ** 4000 + 7)
+"""
+
+RATE_PROGRAM = """
+if callfunc == 'initialize':
+    chunk = 'x' * CHUNK
+    start = getruntime()
+    sent = 0
+    while getruntime() - start < SECONDS:
+        print(chunk, end='')
+        sent += CHUNK
+    mycontext['sent'] = sent
+"""
+
+CPU_BOUND = """
+if callfunc == 'initialize':
+    total = 0
+    for i in range(N):
+        total += i * i % 7
+    print(total)
+"""
+
+
+def restrictions(**changes):
+    text = subprocess.run([ARGS.repy, "restrictions", "show", "default"], capture_output=True, text=True, check=True).stdout
+    lines = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "resource" and words[1] in changes:
+            continue
+        lines.append(line)
+    lines += ["resource %s %s" % (k, v) for k, v in changes.items()]
+    return "\n".join(lines) + "\n"
+
+
+def run(program, restr, stdout=subprocess.DEVNULL):
+    """Runs a program; returns (wall seconds, CPU seconds of the whole process tree)."""
+    with tempfile.TemporaryDirectory() as vessel:
+        with open(os.path.join(vessel, "prog.py"), "w") as f:
+            f.write(program)
+        with open(os.path.join(vessel, "r.txt"), "w") as f:
+            f.write(restr)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.monotonic()
+        subprocess.run([ARGS.repy, "run", "--restrictions", "r.txt", "prog.py"], cwd=vessel, stdout=stdout, check=False)
+        wall = time.monotonic() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return wall, cpu
+
+
+def cpu_accuracy():
+    print("CPU accuracy over %.0f s (target: within +-10%% of the limit)" % ARGS.seconds)
+    print("%-8s %-8s %10s %10s" % ("program", "limit", "measured", "error"))
+    for name, template in (("loop", BUSY_LOOP), ("bigint", BIGINT_LOOP)):
+        for limit in (0.05, 0.1, 0.25, 0.5, 1.0):
+            program = template.replace("SECONDS", str(ARGS.seconds))
+            wall, cpu = run(program, restrictions(cpu=limit))
+            fraction = cpu / wall
+            print("%-8s %-8s %10.3f %+9.1f%%" % (name, limit, fraction, 100 * (fraction - limit) / limit))
+            sys.stdout.flush()
+
+
+def rate_accuracy():
+    print("\nOutput rate accuracy over %.0f s via print/lograte (target: within +-5%%)" % ARGS.seconds)
+    print("%-12s %12s %12s %8s" % ("limit B/s", "measured", "bytes", "error"))
+    for limit, chunk in ((10_000, 100), (1_000_000, 10_000)):
+        program = RATE_PROGRAM.replace("SECONDS", str(ARGS.seconds)).replace("CHUNK", str(chunk))
+        with tempfile.TemporaryFile() as out:
+            wall, _ = run(program, restrictions(lograte=limit, cpu=1.0), stdout=out)
+            out.seek(0, os.SEEK_END)
+            size = out.tell()
+        # A program may burst one second's worth at the start (restrictions.md 4.1).
+        rate = (size - limit) / ARGS.seconds
+        print("%-12d %12.0f %12d %+7.1f%%" % (limit, rate, size, 100 * (rate - limit) / limit))
+
+
+def overhead():
+    print("\nSupervision overhead: CPU-bound program under cpu 1.0 vs the worker alone (target <= 5%)")
+    program = CPU_BOUND.replace("N", "3000000")
+    restr = restrictions(cpu=1.0)
+    env_worker = dict(os.environ, REPY_ROLE="worker")
+    supervised, bare = [], []
+    for _ in range(5):
+        supervised.append(run(program, restr)[0])
+        with tempfile.TemporaryDirectory() as vessel:
+            with open(os.path.join(vessel, "prog.py"), "w") as f:
+                f.write(program)
+            with open(os.path.join(vessel, "r.txt"), "w") as f:
+                f.write(restr)
+            start = time.monotonic()
+            subprocess.run([ARGS.repy, "run", "--restrictions", "r.txt", "prog.py"], cwd=vessel, env=env_worker, stdout=subprocess.DEVNULL, check=False)
+            bare.append(time.monotonic() - start)
+    s, b = sorted(supervised)[2], sorted(bare)[2]
+    print("median supervised %.3f s, bare worker %.3f s, ratio %.3f" % (s, b, s / b))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repy", default=os.path.join(ROOT, "target", "release", "repy"))
+    parser.add_argument("--seconds", type=float, default=10.0)
+    ARGS = parser.parse_args()
+    if not os.path.exists(ARGS.repy):
+        sys.exit("no repy binary at %s: run `cargo build --release` first" % ARGS.repy)
+    cpu_accuracy()
+    rate_accuracy()
+    overhead()

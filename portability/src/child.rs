@@ -1,0 +1,304 @@
+//! Starting and signalling supervised children: the worker process of `repy run` must not
+//! outlive its supervisor, and the supervisor must be able to stop, continue and end it
+//! (with any processes it started, when it has a process group of its own).
+
+use std::{io, process::Command};
+
+/// What to do to a process or process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Ask to end (Unix SIGTERM; Windows: Ctrl-Break to a group, TerminateProcess to a
+    /// single process).
+    Terminate,
+    /// End at once (Unix SIGKILL; Windows TerminateProcess).
+    Kill,
+    /// Stop all threads (Unix SIGSTOP; Windows [`crate::suspend::suspend`]).
+    Stop,
+    /// Continue after [`Signal::Stop`] (Unix SIGCONT; Windows [`crate::suspend::resume`]).
+    Continue,
+}
+
+/// Prepares `cmd` for a supervised child.
+///
+/// * `new_process_group`: the child leads a new process group whose id is its pid, so
+///   [`signal_group`] reaches it and its descendants but not the supervisor (Unix
+///   `setpgid(0, 0)`; Windows `CREATE_NEW_PROCESS_GROUP`, which replaces any creation
+///   flags set before).
+/// * `die_with_parent`: Linux only, the kernel sends the child SIGKILL when its parent dies
+///   (`PR_SET_PDEATHSIG`), so even a supervisor killed by SIGKILL leaves no worker behind.
+///   Note that "parent" is the *thread* that spawns the child: spawn from a thread that
+///   lives as long as the supervision (e.g. the main thread). Elsewhere this is ignored
+///   (macOS has no equivalent; on Windows a Job Object with
+///   `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` would be).
+pub fn configure_child(cmd: &mut Command, new_process_group: bool, die_with_parent: bool) {
+    imp::configure_child(cmd, new_process_group, die_with_parent)
+}
+
+/// Sends `signal` to every process in process group `pgid` (Unix `killpg`). Group 0 (which
+/// would mean the caller's own group) is refused. On Windows, `Terminate` sends Ctrl-Break
+/// to the console process group and the other signals act on the group leader only.
+pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
+    imp::signal_group(pgid, signal)
+}
+
+/// Sends `signal` to the single process `pid` (Unix `kill`). Pid 0 is refused.
+pub fn signal_process(pid: u32, signal: Signal) -> io::Result<()> {
+    imp::signal_process(pid, signal)
+}
+
+#[cfg(unix)]
+mod imp {
+    use super::Signal;
+    use std::{io, os::unix::process::CommandExt, process::Command};
+
+    pub fn configure_child(cmd: &mut Command, new_process_group: bool, die_with_parent: bool) {
+        if new_process_group {
+            cmd.process_group(0);
+        }
+        #[cfg(target_os = "linux")]
+        if die_with_parent {
+            // SAFETY: getpid has no preconditions.
+            let parent = unsafe { libc::getpid() };
+            // SAFETY: the hook runs between fork and exec and only makes async-signal-safe
+            // system calls; it does not allocate (a raw OS error needs no allocation).
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::prctl(
+                        libc::PR_SET_PDEATHSIG,
+                        libc::SIGKILL as libc::c_ulong,
+                        0,
+                        0,
+                        0,
+                    ) != 0
+                    {
+                        return Err(io::Error::last_os_error());
+                    }
+                    // The parent may have died before prctl took effect: then nobody would
+                    // ever send the signal.
+                    if libc::getppid() != parent {
+                        libc::_exit(1);
+                    }
+                    Ok(())
+                });
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = die_with_parent;
+    }
+
+    fn number(signal: Signal) -> libc::c_int {
+        match signal {
+            Signal::Terminate => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+            Signal::Stop => libc::SIGSTOP,
+            Signal::Continue => libc::SIGCONT,
+        }
+    }
+
+    pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
+        let pgid = crate::pid::unix_pid(pgid)?;
+        // SAFETY: killpg has no memory preconditions; `pgid` is positive.
+        if unsafe { libc::killpg(pgid, number(signal)) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    pub fn signal_process(pid: u32, signal: Signal) -> io::Result<()> {
+        let pid = crate::pid::unix_pid(pid)?;
+        // SAFETY: kill has no memory preconditions; `pid` names one process.
+        if unsafe { libc::kill(pid, number(signal)) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(windows)]
+mod imp {
+    use super::Signal;
+    use std::{
+        io,
+        os::windows::{io::AsRawHandle, process::CommandExt},
+        process::Command,
+    };
+
+    use windows_sys::Win32::{
+        Foundation::HANDLE,
+        System::{
+            Console::{GenerateConsoleCtrlEvent, CTRL_BREAK_EVENT},
+            Threading::{TerminateProcess, CREATE_NEW_PROCESS_GROUP, PROCESS_TERMINATE},
+        },
+    };
+
+    pub fn configure_child(cmd: &mut Command, new_process_group: bool, _die_with_parent: bool) {
+        if new_process_group {
+            cmd.creation_flags(CREATE_NEW_PROCESS_GROUP);
+        }
+    }
+
+    pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
+        if pgid == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "process group 0 is not a valid target",
+            ));
+        }
+        match signal {
+            Signal::Terminate => {
+                // SAFETY: plain Win32 call.
+                if unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pgid) } == 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            }
+            other => signal_process(pgid, other),
+        }
+    }
+
+    pub fn signal_process(pid: u32, signal: Signal) -> io::Result<()> {
+        match signal {
+            Signal::Stop => crate::suspend::suspend(pid),
+            Signal::Continue => crate::suspend::resume(pid),
+            Signal::Terminate | Signal::Kill => {
+                let process = crate::pid::open_process(pid, PROCESS_TERMINATE)?;
+                // SAFETY: valid handle with PROCESS_TERMINATE rights.
+                if unsafe { TerminateProcess(process.as_raw_handle() as HANDLE, 1) } == 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::{
+        os::unix::process::ExitStatusExt,
+        process::{Child, ExitStatus, Stdio},
+        thread::sleep,
+        time::{Duration, Instant},
+    };
+
+    fn sleeper() -> Command {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30").stdin(Stdio::null());
+        cmd
+    }
+
+    /// Waits up to 2 s for the child to end; kills it and fails the test otherwise.
+    fn wait_briefly(child: &mut Child) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > Duration::from_secs(2) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("child {} did not end", child.id());
+            }
+            sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn child_gets_its_own_group_and_signal_group_terminates_it() {
+        let mut cmd = sleeper();
+        configure_child(&mut cmd, true, true);
+        let mut child = cmd.spawn().unwrap();
+        let pid = child.id();
+        // SAFETY: getpgid has no memory preconditions.
+        let (child_group, own_group) =
+            unsafe { (libc::getpgid(pid as libc::pid_t), libc::getpgid(0)) };
+        if child_group != pid as libc::pid_t {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("child group {child_group}, expected {pid} (own group {own_group})");
+        }
+        assert_ne!(child_group, own_group);
+        signal_group(pid, Signal::Terminate).unwrap();
+        assert_eq!(wait_briefly(&mut child).signal(), Some(libc::SIGTERM));
+    }
+
+    #[test]
+    fn without_new_group_child_shares_ours() {
+        let mut cmd = sleeper();
+        configure_child(&mut cmd, false, false);
+        let mut child = cmd.spawn().unwrap();
+        // SAFETY: as above.
+        let same = unsafe { libc::getpgid(child.id() as libc::pid_t) == libc::getpgid(0) };
+        signal_process(child.id(), Signal::Kill).unwrap();
+        assert_eq!(wait_briefly(&mut child).signal(), Some(libc::SIGKILL));
+        assert!(same, "child left our process group");
+    }
+
+    /// PR_SET_PDEATHSIG fires when the spawning *thread* ends, which lets a test play the
+    /// dying parent without dying itself.
+    #[test]
+    fn die_with_parent_kills_child_when_spawning_thread_ends() {
+        let spawn_in_thread = |die_with_parent: bool| {
+            std::thread::spawn(move || {
+                let mut cmd = sleeper();
+                configure_child(&mut cmd, false, die_with_parent);
+                cmd.spawn().unwrap()
+            })
+            .join()
+            .unwrap()
+        };
+        let mut guarded = spawn_in_thread(true);
+        let mut unguarded = spawn_in_thread(false);
+        let guarded_status = wait_briefly(&mut guarded);
+        sleep(Duration::from_millis(100));
+        let survived = unguarded.try_wait().unwrap().is_none();
+        let _ = unguarded.kill();
+        let _ = unguarded.wait();
+        assert_eq!(guarded_status.signal(), Some(libc::SIGKILL));
+        assert!(
+            survived,
+            "a child without die_with_parent died with its thread"
+        );
+    }
+
+    #[test]
+    fn stop_and_continue_by_signal() {
+        let mut child = sleeper().spawn().unwrap();
+        let pid = child.id();
+        let state = || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            stat[stat.rfind(')').unwrap() + 1..]
+                .trim_start()
+                .chars()
+                .next()
+                .unwrap()
+        };
+        signal_process(pid, Signal::Stop).unwrap();
+        sleep(Duration::from_millis(50));
+        let stopped = state();
+        signal_process(pid, Signal::Continue).unwrap();
+        sleep(Duration::from_millis(50));
+        let continued = state();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(stopped, 'T');
+        assert_eq!(continued, 'S');
+    }
+
+    #[test]
+    fn zero_and_negative_ids_are_refused() {
+        assert_eq!(
+            signal_group(0, Signal::Terminate).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            signal_process(0, Signal::Kill).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            signal_process(u32::MAX, Signal::Kill).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! The counting global allocator (restrictions.md §4.3).
+//!
+//! The worker installs it with `#[global_allocator]`. Until [`CountingAllocator::start_counting`]
+//! it only forwards to the system allocator; from then on it keeps the number of live heap
+//! bytes allocated since that moment and refuses, before calling the system allocator, any
+//! allocation that would take the count over the limit.
+
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    ptr,
+    sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering},
+};
+
+/// A [`GlobalAlloc`] over [`System`] that counts live heap bytes and enforces a limit.
+///
+/// The count is signed: it is "bytes allocated since counting started minus bytes freed
+/// since then". Freeing memory that was allocated before counting started (the
+/// interpreter's start-up data) drives it down, possibly below zero, without wrapping; the
+/// limit then holds the heap to its size at start plus the limit. [`live_bytes`] reports
+/// negative counts as zero.
+///
+/// Cost per call: deallocation is one relaxed `fetch_sub`; allocation is one acquire load
+/// of the armed flag and, once armed, one `fetch_add` plus relaxed loads of the limit and
+/// the peak.
+///
+/// [`live_bytes`]: CountingAllocator::live_bytes
+pub struct CountingAllocator {
+    /// Live bytes since counting started (meaningless before).
+    live: AtomicIsize,
+    /// Highest value of `live` since counting started.
+    peak: AtomicUsize,
+    limit: AtomicUsize,
+    /// The `on_exceeded` function, stored as a pointer so the struct is const-constructible.
+    on_exceeded: AtomicPtr<()>,
+    armed: AtomicBool,
+}
+
+impl CountingAllocator {
+    /// An allocator that forwards everything to [`System`] until counting starts; usable in
+    /// a `static`.
+    pub const fn new() -> Self {
+        Self {
+            live: AtomicIsize::new(0),
+            peak: AtomicUsize::new(0),
+            limit: AtomicUsize::new(usize::MAX),
+            on_exceeded: AtomicPtr::new(ptr::null_mut()),
+            armed: AtomicBool::new(false),
+        }
+    }
+
+    /// Resets the count and the peak to zero and, from now on, counts every allocation and
+    /// refuses any that would take the count over `limit` bytes. Instead of performing such
+    /// an allocation the allocator calls `on_exceeded(limit)`, which must end the process.
+    ///
+    /// `on_exceeded` runs inside the allocator, so it **must not allocate** (an allocation
+    /// would be counted, refused again and recurse until the stack overflows): format into
+    /// a stack buffer, write it with a raw `write(2)` (see
+    /// [`crate::process::write_stderr_raw`]) and leave with [`crate::process::exit_now`].
+    ///
+    /// Calling it again re-arms with the new limit and starts again from zero.
+    pub fn start_counting(&self, limit: usize, on_exceeded: fn(usize) -> !) {
+        self.limit.store(limit, Ordering::Relaxed);
+        self.on_exceeded
+            .store(on_exceeded as *mut (), Ordering::Relaxed);
+        self.live.store(0, Ordering::Relaxed);
+        self.peak.store(0, Ordering::Relaxed);
+        // Publishes the three stores above to any thread that sees `armed`.
+        self.armed.store(true, Ordering::Release);
+    }
+
+    /// Live heap bytes allocated since counting started (0 before it started).
+    pub fn live_bytes(&self) -> usize {
+        if !self.armed.load(Ordering::Acquire) {
+            return 0;
+        }
+        usize::try_from(self.live.load(Ordering::Relaxed)).unwrap_or(0)
+    }
+
+    /// The highest [`live_bytes`](Self::live_bytes) since counting started.
+    pub fn peak_bytes(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    /// Adds `size` bytes to the count, or, if that would exceed the limit, takes them off
+    /// again and calls the handler. Returns whether anything was counted (so a failed
+    /// allocation can be taken back).
+    #[inline]
+    fn charge(&self, size: usize) -> bool {
+        if !self.armed.load(Ordering::Acquire) {
+            return false;
+        }
+        // Layout sizes never exceed isize::MAX.
+        let delta = size as isize;
+        let after = self
+            .live
+            .fetch_add(delta, Ordering::Relaxed)
+            .wrapping_add(delta);
+        let limit = self.limit.load(Ordering::Relaxed);
+        if after > 0 && after as usize > limit {
+            self.live.fetch_sub(delta, Ordering::Relaxed);
+            self.exceeded(limit);
+        }
+        if after > 0 && after as usize > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(after as usize, Ordering::Relaxed);
+        }
+        true
+    }
+
+    #[cold]
+    fn exceeded(&self, limit: usize) -> ! {
+        let handler = self.on_exceeded.load(Ordering::Relaxed);
+        if handler.is_null() {
+            // Unreachable: the handler is stored before `armed`.
+            std::process::abort();
+        }
+        // SAFETY: the only non-null value ever stored is a `fn(usize) -> !`.
+        let handler: fn(usize) -> ! =
+            unsafe { std::mem::transmute::<*mut (), fn(usize) -> !>(handler) };
+        handler(limit)
+    }
+
+    #[inline]
+    fn uncharge(&self, size: usize) {
+        self.live.fetch_sub(size as isize, Ordering::Relaxed);
+    }
+}
+
+impl Default for CountingAllocator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// SAFETY: every allocation is performed by `System` with the caller's layout, or not at all
+// (null is returned only when `System` returns null); counting never touches the memory.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let counted = self.charge(layout.size());
+        // SAFETY: forwarded with the caller's guarantees.
+        let p = unsafe { System.alloc(layout) };
+        if p.is_null() && counted {
+            self.uncharge(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let counted = self.charge(layout.size());
+        // SAFETY: forwarded with the caller's guarantees.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if p.is_null() && counted {
+            self.uncharge(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // Unconditional: before counting starts the value is reset anyway, and one atomic
+        // is cheaper than checking first.
+        self.uncharge(layout.size());
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let old_size = layout.size();
+        if new_size > old_size {
+            let growth = new_size - old_size;
+            let counted = self.charge(growth);
+            // SAFETY: forwarded with the caller's guarantees.
+            let p = unsafe { System.realloc(ptr, layout, new_size) };
+            if p.is_null() && counted {
+                self.uncharge(growth);
+            }
+            p
+        } else {
+            // SAFETY: forwarded with the caller's guarantees.
+            let p = unsafe { System.realloc(ptr, layout, new_size) };
+            if !p.is_null() {
+                self.uncharge(old_size - new_size);
+            }
+            p
+        }
+    }
+}

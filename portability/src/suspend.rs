@@ -1,0 +1,191 @@
+//! Suspending and resuming a whole process (restrictions.md §4.2): the supervisor stops the
+//! worker for the time it has overdrawn its CPU share, then lets it continue.
+
+use std::io;
+
+/// Stops every thread of process `pid` until [`resume`].
+///
+/// Unix: SIGSTOP (cannot be caught or ignored by the worker). Windows: `SuspendThread` on
+/// each thread found by a Toolhelp snapshot (`NtSuspendProcess` would do it in one call but
+/// is undocumented); threads the worker starts after the snapshot are not stopped, which
+/// only shortens a pause.
+pub fn suspend(pid: u32) -> io::Result<()> {
+    imp::suspend(pid)
+}
+
+/// Lets process `pid` run again after [`suspend`]. Unix: SIGCONT. Windows: `ResumeThread` on
+/// each thread.
+pub fn resume(pid: u32) -> io::Result<()> {
+    imp::resume(pid)
+}
+
+#[cfg(unix)]
+mod imp {
+    use std::io;
+
+    pub fn suspend(pid: u32) -> io::Result<()> {
+        send(pid, libc::SIGSTOP)
+    }
+
+    pub fn resume(pid: u32) -> io::Result<()> {
+        send(pid, libc::SIGCONT)
+    }
+
+    fn send(pid: u32, signal: libc::c_int) -> io::Result<()> {
+        let pid = crate::pid::unix_pid(pid)?;
+        // SAFETY: kill has no memory preconditions; `pid` is a positive single process.
+        if unsafe { libc::kill(pid, signal) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(windows)]
+mod imp {
+    use std::{
+        io,
+        os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle},
+    };
+
+    use windows_sys::Win32::{
+        Foundation::{HANDLE, INVALID_HANDLE_VALUE},
+        System::{
+            Diagnostics::ToolHelp::{
+                CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD,
+                THREADENTRY32,
+            },
+            Threading::{OpenThread, ResumeThread, SuspendThread, THREAD_SUSPEND_RESUME},
+        },
+    };
+
+    pub fn suspend(pid: u32) -> io::Result<()> {
+        // SAFETY: valid thread handle with THREAD_SUSPEND_RESUME rights.
+        for_each_thread(pid, |thread| unsafe { SuspendThread(thread) })
+    }
+
+    pub fn resume(pid: u32) -> io::Result<()> {
+        // SAFETY: as above.
+        for_each_thread(pid, |thread| unsafe { ResumeThread(thread) })
+    }
+
+    /// Applies `action` (which returns u32::MAX on failure) to every thread of `pid`.
+    /// Threads that end meanwhile are skipped; finding no thread at all is an error.
+    fn for_each_thread(pid: u32, action: impl Fn(HANDLE) -> u32) -> io::Result<()> {
+        if pid == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "process id 0 is not a valid target",
+            ));
+        }
+        // SAFETY: plain Win32 call; the result is checked. A thread snapshot always covers
+        // the whole system, so the owner is filtered below.
+        let raw = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0) };
+        if raw == INVALID_HANDLE_VALUE {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fresh handle owned by nobody else.
+        let snapshot = unsafe { OwnedHandle::from_raw_handle(raw) };
+        // SAFETY: THREADENTRY32 is plain old data.
+        let mut entry: THREADENTRY32 = unsafe { std::mem::zeroed() };
+        entry.dwSize = std::mem::size_of::<THREADENTRY32>() as u32;
+        let mut found = 0usize;
+        // SAFETY: `entry` is a properly sized THREADENTRY32.
+        let mut more =
+            unsafe { Thread32First(snapshot.as_raw_handle() as HANDLE, &mut entry) } != 0;
+        while more {
+            if entry.th32OwnerProcessID == pid {
+                // SAFETY: plain Win32 call; null means the thread is gone or inaccessible.
+                let thread = unsafe { OpenThread(THREAD_SUSPEND_RESUME, 0, entry.th32ThreadID) };
+                if !thread.is_null() {
+                    // SAFETY: fresh handle owned by nobody else.
+                    let thread = unsafe { OwnedHandle::from_raw_handle(thread) };
+                    if action(thread.as_raw_handle() as HANDLE) != u32::MAX {
+                        found += 1;
+                    }
+                }
+            }
+            // SAFETY: as for Thread32First.
+            more = unsafe { Thread32Next(snapshot.as_raw_handle() as HANDLE, &mut entry) } != 0;
+        }
+        if found == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no thread of process {pid} could be reached"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::cpu::process_cpu_time;
+    use std::{
+        process::{Command, Stdio},
+        thread::sleep,
+        time::Duration,
+    };
+
+    /// The state letter (field 3) of /proc/PID/stat.
+    fn state(pid: u32) -> char {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        stat[stat.rfind(')').unwrap() + 1..]
+            .trim_start()
+            .chars()
+            .next()
+            .unwrap()
+    }
+
+    #[test]
+    fn suspend_stops_cpu_use_and_resume_restarts_it() {
+        let mut child = Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn busy loop");
+        let pid = child.id();
+        let result = std::panic::catch_unwind(|| {
+            sleep(Duration::from_millis(50));
+            suspend(pid).unwrap();
+            sleep(Duration::from_millis(50)); // let the stop take effect
+            assert_eq!(state(pid), 'T', "not stopped after suspend");
+            let stopped_at = process_cpu_time(pid).unwrap();
+            sleep(Duration::from_millis(250));
+            let still = process_cpu_time(pid).unwrap();
+            assert_eq!(stopped_at, still, "CPU time grew while suspended");
+
+            resume(pid).unwrap();
+            sleep(Duration::from_millis(250));
+            assert_ne!(state(pid), 'T', "still stopped after resume");
+            let resumed = process_cpu_time(pid).unwrap();
+            assert!(
+                resumed >= still + Duration::from_millis(50),
+                "CPU time after resume: {still:?} -> {resumed:?}"
+            );
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    #[test]
+    fn refuses_pids_that_would_signal_groups() {
+        // 0 would stop our own process group and u32::MAX (-1 as pid_t) everything we own.
+        assert_eq!(
+            suspend(0).unwrap_err().kind(),
+            std::io::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            suspend(u32::MAX).unwrap_err().kind(),
+            std::io::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            resume(0).unwrap_err().kind(),
+            std::io::ErrorKind::InvalidInput
+        );
+    }
+}

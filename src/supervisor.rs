@@ -1,0 +1,147 @@
+//! The supervisor half of `repy run` (restrictions.md §4.2–§4.4): the program runs in a
+//! worker child process; this process holds it to its CPU fraction by suspending and
+//! resuming it, rescans the vessel directory for disk use, and reports how it ended.
+
+use std::{
+    path::Path,
+    process::{Command, ExitStatus},
+    time::{Duration, Instant},
+};
+
+use repy_policy::{Resource, Restrictions};
+use repy_portability::{
+    child::{configure_child, signal_process, Signal},
+    cpu::process_cpu_time,
+    disk::vessel_disk_usage,
+    suspend::{resume, suspend},
+};
+
+/// Environment variable that makes `repy run` the worker instead of the supervisor.
+pub const WORKER_ROLE_VAR: &str = "REPY_ROLE";
+pub const WORKER_ROLE: &str = "worker";
+
+/// How often CPU use is sampled (§4.2).
+const CPU_SAMPLE: Duration = Duration::from_millis(100);
+/// How often the vessel directory is rescanned (§4.4).
+const DISK_SCAN: Duration = Duration::from_millis(500);
+
+/// Exit status for a vessel ended for resource exhaustion.
+const RESOURCE_STATUS: u8 = 4;
+
+/// The message of restrictions.md §4.4, or None while within the limit.
+pub fn disk_over_limit(dir: &Path, restrictions: &Restrictions) -> Option<String> {
+    let limit = restrictions.value(Resource::Diskused).whole_units();
+    let used = vessel_disk_usage(dir).ok()?;
+    (used > limit).then(|| format!("repy: terminated: disk limit exceeded (used {used} bytes, limit {limit} bytes)"))
+}
+
+/// Runs `worker` (this binary in the worker role) under supervision; returns the status
+/// `repy run` exits with.
+pub fn supervise(mut worker: Command, vessel_dir: &Path, restrictions: &Restrictions) -> u8 {
+    worker.env(WORKER_ROLE_VAR, WORKER_ROLE);
+    configure_child(&mut worker, false, true);
+    let mut child = match worker.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("repy: terminated: ThreadErr: cannot start the worker process ({e})");
+            return RESOURCE_STATUS;
+        }
+    };
+    let pid = child.id();
+    let cpu_limit = restrictions.limit(Resource::Cpu);
+    let mut throttle = Throttle::new(cpu_limit);
+    let mut last_scan = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return exit_status(status),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("repy: internal error: cannot wait for the worker: {e}");
+                return 1;
+            }
+        }
+        if let Ok(cpu) = process_cpu_time(pid) {
+            if let Some(pause) = throttle.sample(cpu) {
+                if suspend(pid).is_ok() {
+                    std::thread::sleep(pause);
+                    let _ = resume(pid);
+                    throttle.resumed();
+                }
+            }
+        }
+        if last_scan.elapsed() >= DISK_SCAN {
+            last_scan = Instant::now();
+            if let Some(message) = disk_over_limit(vessel_dir, restrictions) {
+                let _ = signal_process(pid, Signal::Kill);
+                let _ = child.wait();
+                eprintln!("{message}");
+                return RESOURCE_STATUS;
+            }
+        }
+        std::thread::sleep(CPU_SAMPLE);
+    }
+}
+
+/// The status `repy run` reports for the worker's end: its own code, or 128 + signal.
+fn exit_status(status: ExitStatus) -> u8 {
+    if let Some(code) = status.code() {
+        return u8::try_from(code).unwrap_or(1);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return u8::try_from(128 + signal).unwrap_or(255);
+        }
+    }
+    1
+}
+
+/// The CPU rule of §4.2: with `c` CPU seconds used since the last sample and `e` wall
+/// seconds since the last sample or resume (whichever is later), the worker is stopped for
+/// `c / cpu − e` seconds when that is positive.
+pub struct Throttle {
+    limit: f64,
+    last_cpu: Option<Duration>,
+    last_wall: Instant,
+}
+
+impl Throttle {
+    pub fn new(limit: f64) -> Self {
+        Self { limit, last_cpu: None, last_wall: Instant::now() }
+    }
+
+    /// Records a sample of total CPU time; returns how long to suspend, if at all.
+    pub fn sample(&mut self, cpu: Duration) -> Option<Duration> {
+        let now = Instant::now();
+        let previous = self.last_cpu.replace(cpu);
+        let elapsed = now.duration_since(self.last_wall).as_secs_f64();
+        self.last_wall = now;
+        let used = cpu.saturating_sub(previous?).as_secs_f64();
+        let stop = used / self.limit - elapsed;
+        (stop > 0.0).then(|| Duration::from_secs_f64(stop))
+    }
+
+    /// The worker runs again: wall time counts from now.
+    pub fn resumed(&mut self) {
+        self.last_wall = Instant::now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_stops_for_the_excess_over_the_fraction() {
+        let mut t = Throttle::new(0.25);
+        assert_eq!(t.sample(Duration::from_millis(0)), None, "the first sample only records");
+        std::thread::sleep(Duration::from_millis(100));
+        // 100 ms of CPU in ~100 ms of wall at a quarter core: stop ~300 ms.
+        let stop = t.sample(Duration::from_millis(100)).unwrap();
+        assert!(stop > Duration::from_millis(250) && stop < Duration::from_millis(310), "{stop:?}");
+        t.resumed();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(t.sample(Duration::from_millis(110)), None, "10 ms in 100 ms is within 25%");
+    }
+}
