@@ -9,6 +9,9 @@ use repy_policy::Resource;
 
 use crate::{check_cmd::checked_source, restrictions_cmd, supervisor};
 
+/// Address space beyond heap and stacks: code, interpreter, allocator arenas.
+const ADDRESS_SPACE_SLACK: u64 = 4 << 30;
+
 #[derive(Args)]
 pub struct RunArgs {
     /// Restrictions file (default: the built-in `default` profile).
@@ -75,6 +78,12 @@ pub fn run(args: RunArgs) -> u8 {
         }
     }
     let memory_limit = restrictions.value(Resource::Memory).whole_units();
+    // Second line of defence behind the counting allocator: the address space may hold the
+    // heap limit, every possible thread stack (reserved, mostly untouched) and the
+    // interpreter's own mappings, and no more.
+    let events = restrictions.value(Resource::Events).whole_units();
+    let stacks = (events + 2).saturating_mul(repy_api::runtime::THREAD_STACK_BYTES as u64);
+    let _ = repy_portability::memory::limit_address_space(memory_limit.saturating_add(stacks).saturating_add(ADDRESS_SPACE_SLACK));
     lifecycle::run(Program {
         name: args.program.display().to_string(),
         source,
