@@ -4,6 +4,7 @@
 //! nanny, and only then acts.
 
 pub mod args;
+pub mod file;
 pub mod lifecycle;
 pub mod lock;
 pub mod logfile;
@@ -35,10 +36,12 @@ const GLOBAL_FUNCTIONS: &[(&str, ApiFn)] = &[
     ("get_thread_name", misc::get_thread_name),
     ("exitall", misc::exitall),
     ("VirtualNamespace", namespace::virtual_namespace),
+    ("listdir", file::listdir),
+    ("removefile", file::removefile),
 ];
 
 /// Functions that replace builtins, so VirtualNamespace code sees them too.
-const BUILTIN_FUNCTIONS: &[(&str, ApiFn)] = &[("print", print::print)];
+const BUILTIN_FUNCTIONS: &[(&str, ApiFn)] = &[("print", print::print), ("open", file::open)];
 
 /// Names of every function the API exposes to programs.
 pub fn exposed_names() -> impl Iterator<Item = &'static str> {
@@ -51,6 +54,7 @@ pub fn install(vm: &VirtualMachine, rt: &Arc<Runtime>, globals: &PyDictRef) -> P
         timer::TimerHandle::make_static_type(),
         lock::Lock::make_static_type(),
         namespace::VirtualNamespace::make_static_type(),
+        file::FileObject::make_static_type(),
     ];
     for class in api_classes {
         // API objects come only from API calls: their types cannot be called.

@@ -11,6 +11,7 @@ use crate::{output::Stream, runtime::Runtime};
 
 pub fn print(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
     let mut sep = " ".to_owned();
+    let mut target = None;
     let mut end = "\n".to_owned();
     for (name, value) in &args.kwargs {
         let text_option = |what: &str| -> PyResult<Option<String>> {
@@ -27,7 +28,10 @@ pub fn print(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult
             "flush" => {}
             "file" => {
                 if !vm.is_none(value) {
-                    return Err(rt.arg_error(vm, "print: file must be None or a writable Repy file object"));
+                    if value.downcast_ref::<crate::file::FileObject>().is_none() {
+                        return Err(rt.arg_error(vm, "print: file must be None or a writable Repy file object"));
+                    }
+                    target = Some(value.clone());
                 }
             }
             other => return Err(rt.arg_error(vm, format!("print: unexpected keyword argument '{other}'"))),
@@ -41,6 +45,9 @@ pub fn print(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult
         text.push_str(&object.str(vm)?.as_wtf8().to_string_lossy());
     }
     text.push_str(&end);
+    if let Some(file) = target {
+        return file.downcast_ref::<crate::file::FileObject>().expect("checked above").write_text(vm, &text).map(|_| vm.ctx.none());
+    }
     rt.check_call_args(vm, "log.write", &[vm.ctx.new_str(text.as_str()).into()])?;
     rt.wait_for(vm, "print", Resource::Lograte)?;
     rt.output.write(Stream::Stdout, text.as_bytes());

@@ -65,6 +65,8 @@ pub struct Runtime {
     idle: Condvar,
     /// With `--usage`: (peak heap bytes, CPU microseconds) for the closing report.
     pub usage_figures: Option<fn() -> (u64, u64)>,
+    /// Names of the files open now.
+    pub open_files: crate::file::OpenFiles,
 }
 
 impl Runtime {
@@ -80,6 +82,7 @@ impl Runtime {
             activity: Mutex::new(0),
             idle: Condvar::new(),
             usage_figures: None,
+            open_files: Default::default(),
         }
     }
 

@@ -59,7 +59,8 @@ pub fn byte_data(obj: &PyObjectRef, vm: &VirtualMachine) -> Result<Vec<u8>, Stri
         for (index, cp) in s.as_wtf8().code_points().enumerate() {
             let value = cp.to_u32();
             if value > 255 {
-                return Err(format!("character {:?} at index {index} is not a byte (code point above 255)", char::from_u32(value).map(String::from).unwrap_or_else(|| format!("\\u{value:x}"))));
+                let shown = char::from_u32(value).map_or_else(|| format!("\\u{value:x}"), String::from);
+                return Err(format!("character '{shown}' at index {index} is not a byte (code point above 255)"));
             }
             out.push(value as u8);
         }
