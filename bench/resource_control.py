@@ -46,6 +46,16 @@ if callfunc == 'initialize':
     mycontext['sent'] = sent
 """
 
+FILE_RATE_PROGRAM = """
+if callfunc == 'initialize':
+    chunk = 'x' * CHUNK
+    f = open('out.dat', 'w')
+    start = getruntime()
+    while getruntime() - start < SECONDS:
+        f.write(chunk)
+    f.close()
+"""
+
 CPU_BOUND = """
 if callfunc == 'initialize':
     total = 0
@@ -67,8 +77,9 @@ def restrictions(**changes):
     return "\n".join(lines) + "\n"
 
 
-def run(program, restr, stdout=subprocess.DEVNULL):
-    """Runs a program; returns (wall seconds, CPU seconds of the whole process tree)."""
+def run(program, restr, stdout=subprocess.DEVNULL, keep=None):
+    """Runs a program; returns (wall seconds, CPU seconds of the whole process tree).
+    `keep(vessel)` may look at the vessel directory before it is removed."""
     with tempfile.TemporaryDirectory() as vessel:
         with open(os.path.join(vessel, "prog.py"), "w") as f:
             f.write(program)
@@ -80,6 +91,8 @@ def run(program, restr, stdout=subprocess.DEVNULL):
         wall = time.monotonic() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        if keep:
+            keep(vessel)
         return wall, cpu
 
 
@@ -107,6 +120,14 @@ def rate_accuracy():
         # A program may burst one second's worth at the start (restrictions.md 4.1).
         rate = (size - limit) / ARGS.seconds
         print("%-12d %12.0f %12d %+7.1f%%" % (limit, rate, size, 100 * (rate - limit) / limit))
+    print("\nFile write rate accuracy over %.0f s via file.write/filewrite (target: within +-5%%)" % ARGS.seconds)
+    print("%-12s %12s %12s %8s" % ("limit B/s", "measured", "bytes", "error"))
+    for limit, chunk in ((10_000, 100), (1_000_000, 10_000)):
+        program = FILE_RATE_PROGRAM.replace("SECONDS", str(ARGS.seconds)).replace("CHUNK", str(chunk))
+        sizes = []
+        run(program, restrictions(filewrite=limit, cpu=1.0), keep=lambda v: sizes.append(os.path.getsize(os.path.join(v, "out.dat"))))
+        rate = (sizes[0] - limit) / ARGS.seconds
+        print("%-12d %12.0f %12d %+7.1f%%" % (limit, rate, sizes[0], 100 * (rate - limit) / limit))
 
 
 def overhead():
@@ -133,9 +154,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repy", default=os.path.join(ROOT, "target", "release", "repy"))
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--only", choices=["cpu", "rates", "overhead"], help="run one part only")
     ARGS = parser.parse_args()
     if not os.path.exists(ARGS.repy):
         sys.exit("no repy binary at %s: run `cargo build --release` first" % ARGS.repy)
-    cpu_accuracy()
-    rate_accuracy()
-    overhead()
+    parser_only = ARGS.only
+    if parser_only in (None, "cpu"):
+        cpu_accuracy()
+    if parser_only in (None, "rates"):
+        rate_accuracy()
+    if parser_only in (None, "overhead"):
+        overhead()
