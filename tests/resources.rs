@@ -107,13 +107,14 @@ fn cpu_bound_programs_are_held_near_their_fraction() {
     vessel.write("r.txt", &restrictions_with("resource cpu 0.1"));
     vessel.write("prog.py", "def stop():\n    exitall()\nif callfunc == 'initialize':\n    settimer(2, stop, [])\n    while True:\n        pass\n");
     let start = Instant::now();
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(repy_bin())
         .args(["run", "--restrictions", "r.txt", "prog.py"])
         .current_dir(vessel.path())
         .spawn()
         .unwrap();
     // wait4 reports the CPU time of this child and of the worker it reaped, and of nothing
-    // else (other tests run their own children concurrently).
+    // else (other tests run their own children concurrently); it also reaps the child.
     let mut status = 0;
     // SAFETY: plain syscall on our own child with out-parameters we own.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
