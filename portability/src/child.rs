@@ -266,14 +266,7 @@ mod tests {
     fn stop_and_continue_by_signal() {
         let mut child = sleeper().spawn().unwrap();
         let pid = child.id();
-        let state = || {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-            stat[stat.rfind(')').unwrap() + 1..]
-                .trim_start()
-                .chars()
-                .next()
-                .unwrap()
-        };
+        let state = || crate::test_support::proc_state(pid);
         signal_process(pid, Signal::Stop).unwrap();
         sleep(Duration::from_millis(50));
         let stopped = state();

@@ -191,7 +191,6 @@ mod imp {
 mod tests {
     use super::*;
     use std::{
-        process::{Command, Stdio},
         thread::sleep,
         time::Instant,
     };
@@ -207,11 +206,7 @@ mod tests {
 
     #[test]
     fn busy_child_accumulates_cpu_time() {
-        let mut child = Command::new("sh")
-            .args(["-c", "while :; do :; done"])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn busy loop");
+        let mut child = crate::test_support::busy_child();
         let pid = child.id();
         sleep(Duration::from_millis(100));
         let first = process_cpu_time(pid);

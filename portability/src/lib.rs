@@ -30,3 +30,5 @@ pub mod memory;
 mod pid;
 pub mod process;
 pub mod suspend;
+#[cfg(all(test, unix))]
+mod test_support;

@@ -123,28 +123,15 @@ mod tests {
     use super::*;
     use crate::cpu::process_cpu_time;
     use std::{
-        process::{Command, Stdio},
         thread::sleep,
         time::Duration,
     };
 
-    /// The state letter (field 3) of /proc/PID/stat.
-    fn state(pid: u32) -> char {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        stat[stat.rfind(')').unwrap() + 1..]
-            .trim_start()
-            .chars()
-            .next()
-            .unwrap()
-    }
+    use crate::test_support::proc_state as state;
 
     #[test]
     fn suspend_stops_cpu_use_and_resume_restarts_it() {
-        let mut child = Command::new("sh")
-            .args(["-c", "while :; do :; done"])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn busy loop");
+        let mut child = crate::test_support::busy_child();
         let pid = child.id();
         let result = std::panic::catch_unwind(|| {
             sleep(Duration::from_millis(50));
