@@ -35,6 +35,21 @@ pub fn check_key(vm: &VirtualMachine, key: &PyObject) -> PyResult<()> {
     }
 }
 
+/// Refuses values that are interpreter internals (modules, frames, code objects,
+/// tracebacks): a context must not carry them into evaluated code. Programs cannot obtain
+/// them; this is the second line behind the identifier rule.
+pub fn check_value(vm: &VirtualMachine, value: &PyObject) -> PyResult<()> {
+    let types = &vm.ctx.types;
+    let class = value.class();
+    let internal = [types.module_type, types.frame_type, types.code_type, types.traceback_type]
+        .iter()
+        .any(|t| class.fast_issubclass(*t));
+    if internal {
+        return Err(builtin_error(vm, "ContextUnsafeError", format!("SafeDict: a {} cannot be put in a context", class.name())));
+    }
+    Ok(())
+}
+
 /// Whether an entry of the underlying dict is shown to programs.
 fn visible(vm: &VirtualMachine, key: &PyObject) -> bool {
     key.downcast_ref::<PyStr>()
@@ -69,6 +84,7 @@ impl SafeDict {
         };
         for (key, value) in items {
             check_key(vm, &key)?;
+            check_value(vm, &value)?;
             self.dict.set_item(&*key, value, vm)?;
         }
         Ok(())
@@ -122,6 +138,7 @@ impl SafeDict {
             return Ok(value);
         }
         let value = default.unwrap_or_none(vm);
+        check_value(vm, &value)?;
         self.dict.set_item(&*key, value.clone(), vm)?;
         Ok(value)
     }
@@ -166,7 +183,10 @@ impl AsMapping for SafeDict {
                 let zelf = SafeDict::mapping_downcast(mapping);
                 check_key(vm, key)?;
                 match value {
-                    Some(value) => zelf.dict.set_item(key, value, vm),
+                    Some(value) => {
+                        check_value(vm, &value)?;
+                        zelf.dict.set_item(key, value, vm)
+                    }
                     None => zelf.dict.del_item(key, vm),
                 }
             }),

@@ -166,3 +166,17 @@ fn byte_data_and_deep_copy() {
         assert!(!values::is_exact::<repy_interpreter::vm::builtins::PyInt>(&vm.ctx.new_bool(true).into(), vm));
     });
 }
+
+#[test]
+fn safedict_refuses_internal_values() {
+    let interpreter = sandbox::new_interpreter();
+    interpreter.enter(|vm| {
+        sandbox::restrict_builtins(vm).unwrap();
+        use repy_interpreter::safedict::check_value;
+        let module: repy_interpreter::vm::PyObjectRef = vm.builtins.clone().into();
+        let err = check_value(vm, &module).unwrap_err();
+        assert_eq!(err.class().name().to_string(), "ContextUnsafeError");
+        let plain: repy_interpreter::vm::PyObjectRef = vm.ctx.new_int(1).into();
+        assert!(check_value(vm, &plain).is_ok());
+    });
+}
