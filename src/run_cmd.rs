@@ -4,7 +4,10 @@
 use std::{path::PathBuf, sync::Arc, time::Instant};
 
 use clap::Args;
-use repy_api::lifecycle::{self, Program};
+use repy_api::{
+    lifecycle::{self, Program},
+    net::{LocalAddresses, LocalPreference},
+};
 use repy_policy::Resource;
 
 use crate::{check_cmd::checked_source, restrictions_cmd, supervisor};
@@ -26,6 +29,15 @@ pub struct RunArgs {
     /// Print, at the end, each resource's limit and what the program used (on stderr).
     #[arg(long)]
     usage: bool,
+    /// A local IP the program may use; `getmyip()` returns the first usable one (repeatable).
+    #[arg(long = "ip", value_name = "IP")]
+    ips: Vec<String>,
+    /// A network interface whose IPv4 addresses the program may use (repeatable).
+    #[arg(long = "iface", value_name = "NAME")]
+    ifaces: Vec<String>,
+    /// Refuse local addresses outside the --ip/--iface list (127.0.0.1 is always allowed).
+    #[arg(long)]
+    nootherips: bool,
     /// The program to run.
     program: PathBuf,
     /// Arguments passed to the program as `callargs`.
@@ -94,5 +106,20 @@ pub fn run(args: RunArgs) -> u8 {
         // Counting starts here, after the interpreter's fixed start-up footprint.
         on_start: Box::new(move || crate::memory::start_counting(memory_limit)),
         usage: args.usage.then_some(crate::memory::usage_figures as fn() -> (u64, u64)),
+        local_addresses: LocalAddresses { preferences: local_preferences(&args.ips, &args.ifaces), no_other_ips: args.nootherips },
     })
+}
+
+/// The `--ip` and `--iface` options in command-line order (repy-api.md §7.3): clap keeps
+/// each list in order; the positions of the options interleave them.
+fn local_preferences(ips: &[String], ifaces: &[String]) -> Vec<LocalPreference> {
+    let matches = <crate::Cli as clap::CommandFactory>::command().get_matches();
+    let Some(("run", run)) = matches.subcommand() else {
+        return ips.iter().cloned().map(LocalPreference::Ip).collect();
+    };
+    let positions = |id: &str| run.indices_of(id).map(|i| i.collect::<Vec<_>>()).unwrap_or_default();
+    let mut ordered: Vec<(usize, LocalPreference)> = positions("ips").into_iter().zip(ips.iter().cloned().map(LocalPreference::Ip)).collect();
+    ordered.extend(positions("ifaces").into_iter().zip(ifaces.iter().cloned().map(LocalPreference::Iface)));
+    ordered.sort_by_key(|(position, _)| *position);
+    ordered.into_iter().map(|(_, preference)| preference).collect()
 }

@@ -130,13 +130,9 @@ pub fn open(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult 
     let release_name = || {
         rt.open_files.0.lock().remove(&name);
     };
-    if rt.nanny.try_acquire(Resource::Filesopened).is_err() {
-        // Unreferenced file objects release their item when collected; retry once.
-        rustpython_vm::gc_state::gc_state().collect_force(2);
-        if let Err(exhausted) = rt.nanny.try_acquire(Resource::Filesopened) {
-            release_name();
-            return Err(rt.error(vm, RepyErrorKind::ResourceExhausted, format!("open: {exhausted}")));
-        }
+    if let Err(exhausted) = rt.acquire_reclaiming(vm, "open", Resource::Filesopened) {
+        release_name();
+        return Err(exhausted);
     }
     if will_create {
         check_disk_growth(rt, PER_FILE);

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod logfile;
 pub mod misc;
 pub mod namespace;
+pub mod net;
 pub mod output;
 pub mod print;
 pub mod runtime;
@@ -38,6 +39,13 @@ const GLOBAL_FUNCTIONS: &[(&str, ApiFn)] = &[
     ("VirtualNamespace", namespace::virtual_namespace),
     ("listdir", file::listdir),
     ("removefile", file::removefile),
+    ("getmyip", net::addresses::getmyip),
+    ("gethostbyname_ex", net::addresses::gethostbyname_ex),
+    ("sendmess", net::udp::sendmess),
+    ("recvmess", net::udp::recvmess),
+    ("openconn", net::tcp::openconn),
+    ("waitforconn", net::tcp::waitforconn),
+    ("stopcomm", net::comm::stopcomm),
 ];
 
 /// Functions that replace builtins, so VirtualNamespace code sees them too.
@@ -55,6 +63,8 @@ pub fn install(vm: &VirtualMachine, rt: &Arc<Runtime>, globals: &PyDictRef) -> P
         lock::Lock::make_static_type(),
         namespace::VirtualNamespace::make_static_type(),
         file::FileObject::make_static_type(),
+        net::comm::CommHandle::make_static_type(),
+        net::socket::RepySocket::make_static_type(),
     ];
     for class in api_classes {
         // API objects come only from API calls: their types cannot be called.

@@ -29,6 +29,8 @@ pub struct Program {
     pub on_start: Box<dyn FnOnce() + Send>,
     /// With `--usage`: reads (peak heap bytes, CPU microseconds) for the closing report.
     pub usage: Option<fn() -> (u64, u64)>,
+    /// The local addresses the program may use (`--ip`, `--iface`, `--nootherips`).
+    pub local_addresses: crate::net::LocalAddresses,
 }
 
 /// Runs `program` to its end and exits the process with the status of cli.md.
@@ -79,6 +81,7 @@ fn run_on_this_thread(program: Program) {
         };
         let mut runtime = Runtime::new(errors, program.restrictions.clone(), output, program.started);
         runtime.usage_figures = program.usage;
+        runtime.net = crate::net::Network::new(program.local_addresses.clone());
         let rt = Arc::new(runtime);
         if let Err(exc) = lifecycle(vm, &rt, program) {
             rt.die_with_exception(vm, &exc);

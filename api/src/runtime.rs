@@ -67,6 +67,8 @@ pub struct Runtime {
     pub usage_figures: Option<fn() -> (u64, u64)>,
     /// Names of the files open now.
     pub open_files: crate::file::OpenFiles,
+    /// Sockets, listeners and the local address rules.
+    pub net: crate::net::Network,
 }
 
 impl Runtime {
@@ -83,6 +85,7 @@ impl Runtime {
             idle: Condvar::new(),
             usage_figures: None,
             open_files: Default::default(),
+            net: Default::default(),
         }
     }
 
@@ -121,6 +124,16 @@ impl Runtime {
         self.nanny
             .try_acquire(resource)
             .map_err(|exhausted| self.error(vm, RepyErrorKind::ResourceExhausted, format!("{function}: {exhausted}")))
+    }
+
+    /// As [`acquire`](Self::acquire) for items that unreferenced objects may still hold
+    /// (files, sockets): at the limit, collects garbage once and retries (restrictions.md §4.5).
+    pub fn acquire_reclaiming(&self, vm: &VirtualMachine, function: &str, resource: Resource) -> PyResult<()> {
+        if self.nanny.try_acquire(resource).is_ok() {
+            return Ok(());
+        }
+        rustpython_vm::gc_state::gc_state().collect_force(2);
+        self.acquire(vm, function, resource)
     }
 
     /// Adds `amount` used units of a renewable resource after an operation, waiting as the nanny

@@ -1,0 +1,187 @@
+//! Which local addresses a vessel may use (`--ip`, `--iface`, `--nootherips`, repy-api.md
+//! §7.3), and the calls that answer address questions: `getmyip`, `gethostbyname_ex`.
+
+use std::{
+    net::{Ipv4Addr, UdpSocket},
+    sync::Arc,
+};
+
+use repy_interpreter::{exceptions::RepyErrorKind, values::exact_str};
+use rustpython_vm::{function::FuncArgs, PyResult, VirtualMachine};
+
+use super::Traffic;
+use crate::{args::bind, runtime::Runtime};
+
+/// A fixed public address: "connecting" a UDP socket to it asks the routing table which
+/// local address faces the Internet, without sending anything.
+const PUBLIC_PROBE: (Ipv4Addr, u16) = (Ipv4Addr::new(8, 8, 8, 8), 53);
+
+/// One `--ip` or `--iface` option, in command-line order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LocalPreference {
+    Ip(String),
+    Iface(String),
+}
+
+/// The address options of `repy run`.
+#[derive(Clone, Debug, Default)]
+pub struct LocalAddresses {
+    pub preferences: Vec<LocalPreference>,
+    pub no_other_ips: bool,
+}
+
+impl LocalAddresses {
+    /// Whether any option was given (then the allowed list decides).
+    fn restricted(&self) -> bool {
+        !self.preferences.is_empty() || self.no_other_ips
+    }
+
+    /// The allowed list, built now: each preference expanded in order, only addresses that
+    /// can be bound, no duplicates, `127.0.0.1` last if absent.
+    pub fn allowed(&self) -> Vec<Ipv4Addr> {
+        let mut allowed: Vec<Ipv4Addr> = Vec::new();
+        for preference in &self.preferences {
+            let candidates = match preference {
+                LocalPreference::Ip(text) => text.parse().into_iter().collect(),
+                LocalPreference::Iface(name) => repy_portability::interfaces::interface_ipv4_addresses(name).unwrap_or_default(),
+            };
+            for ip in candidates {
+                if !allowed.contains(&ip) && can_bind(ip) {
+                    allowed.push(ip);
+                }
+            }
+        }
+        if !allowed.contains(&Ipv4Addr::LOCALHOST) {
+            allowed.push(Ipv4Addr::LOCALHOST);
+        }
+        allowed
+    }
+
+    /// Whether the program may name `ip` as a local address.
+    pub fn may_use(&self, ip: Ipv4Addr) -> bool {
+        !self.no_other_ips || ip == Ipv4Addr::LOCALHOST || self.allowed().contains(&ip)
+    }
+
+    /// The address an outgoing socket binds when the program names none: the vessel's own
+    /// under address options, else the OS's choice (`None`).
+    pub fn default_local_ip(&self) -> Option<Ipv4Addr> {
+        self.restricted().then(|| self.allowed()[0])
+    }
+
+    /// What `getmyip()` returns, if the host has connectivity.
+    pub fn my_ip(&self) -> Option<Ipv4Addr> {
+        if self.restricted() {
+            return Some(self.allowed()[0]);
+        }
+        let probe = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+        probe.connect(PUBLIC_PROBE).ok()?;
+        match probe.local_addr().ok()? {
+            std::net::SocketAddr::V4(v4) if !v4.ip().is_unspecified() => Some(*v4.ip()),
+            _ => None,
+        }
+    }
+}
+
+fn can_bind(ip: Ipv4Addr) -> bool {
+    UdpSocket::bind((ip, 0)).is_ok()
+}
+
+pub fn getmyip(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+    let bound = bind("getmyip", &[], 0, args).map_err(|m| rt.arg_error(vm, m))?;
+    rt.check_call(vm, "getmyip", &bound)?;
+    match rt.net.local.my_ip() {
+        Some(ip) => Ok(vm.ctx.new_str(ip.to_string()).into()),
+        None => Err(rt.error(vm, RepyErrorKind::InternetConnectivity, "getmyip: no route to the Internet: cannot tell this host's address")),
+    }
+}
+
+pub fn gethostbyname_ex(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+    const LOOKUP_BYTES: usize = 4096;
+    let bound = bind("gethostbyname_ex", &["name"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
+    let name = exact_str(&bound.get(0), vm).ok_or_else(|| rt.arg_error(vm, "gethostbyname_ex: name must be a str"))?;
+    rt.check_call(vm, "gethostbyname_ex", &bound)?;
+    let traffic = Traffic::internet();
+    rt.wait_traffic(vm, "gethostbyname_ex", traffic)?;
+    let answer = lookup(&name);
+    rt.charge_traffic(vm, "gethostbyname_ex", traffic, LOOKUP_BYTES, LOOKUP_BYTES)?;
+    let Some((canonical, ips)) = answer else {
+        return Err(rt.error(vm, RepyErrorKind::NetworkAddress, format!("gethostbyname_ex: cannot resolve '{name}'")));
+    };
+    let ips = ips.iter().map(|ip| vm.ctx.new_str(ip.to_string()).into()).collect();
+    Ok(vm
+        .ctx
+        .new_tuple(vec![vm.ctx.new_str(canonical).into(), vm.ctx.new_list(vec![]).into(), vm.ctx.new_list(ips).into()])
+        .into())
+}
+
+/// The canonical name and IPv4 addresses of `name` (a dotted quad answers itself).
+fn lookup(name: &str) -> Option<(String, Vec<Ipv4Addr>)> {
+    if let Ok(ip) = name.parse::<Ipv4Addr>() {
+        return Some((name.to_owned(), vec![ip]));
+    }
+    if name.is_empty() || name.len() > 253 || name.contains('\0') {
+        return None;
+    }
+    let hints = dns_lookup::AddrInfoHints {
+        flags: libc::AI_CANONNAME,
+        address: libc::AF_INET,
+        socktype: libc::SOCK_STREAM,
+        protocol: 0,
+    };
+    let mut canonical = None;
+    let mut ips = Vec::new();
+    for info in dns_lookup::getaddrinfo(Some(name), None, Some(hints)).ok()?.flatten() {
+        if canonical.is_none() {
+            canonical = info.canonname.clone();
+        }
+        if let std::net::SocketAddr::V4(v4) = info.sockaddr {
+            if !ips.contains(v4.ip()) {
+                ips.push(*v4.ip());
+            }
+        }
+    }
+    (!ips.is_empty()).then(|| (canonical.unwrap_or_else(|| name.to_owned()), ips))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_list_keeps_order_drops_duplicates_and_ends_with_loopback() {
+        let local = LocalAddresses {
+            preferences: vec![
+                LocalPreference::Ip("127.0.0.1".into()),
+                LocalPreference::Ip("not-an-ip".into()),
+                LocalPreference::Iface("no-such-interface0".into()),
+                LocalPreference::Ip("127.0.0.1".into()),
+            ],
+            no_other_ips: true,
+        };
+        assert_eq!(local.allowed(), vec![Ipv4Addr::LOCALHOST]);
+        assert_eq!(local.my_ip(), Some(Ipv4Addr::LOCALHOST));
+        assert!(local.may_use(Ipv4Addr::LOCALHOST));
+        assert!(!local.may_use(Ipv4Addr::new(10, 1, 2, 3)));
+    }
+
+    #[test]
+    fn unbindable_addresses_are_left_out() {
+        // TEST-NET-1 is never assigned to a host.
+        let local = LocalAddresses { preferences: vec![LocalPreference::Ip("192.0.2.1".into())], no_other_ips: false };
+        assert_eq!(local.allowed(), vec![Ipv4Addr::LOCALHOST]);
+        assert!(local.may_use(Ipv4Addr::new(192, 0, 2, 1)), "without --nootherips any address may be named");
+    }
+
+    #[test]
+    fn without_options_the_os_chooses() {
+        assert_eq!(LocalAddresses::default().default_local_ip(), None);
+    }
+
+    #[test]
+    fn lookup_answers_names_and_quads() {
+        assert_eq!(lookup("10.0.0.7"), Some(("10.0.0.7".into(), vec![Ipv4Addr::new(10, 0, 0, 7)])));
+        let (_, ips) = lookup("localhost").expect("localhost resolves");
+        assert!(ips.contains(&Ipv4Addr::LOCALHOST));
+        assert_eq!(lookup("no-such-host.invalid"), None);
+    }
+}

@@ -1,0 +1,246 @@
+//! Listener registrations (`recvmess`, `waitforconn`), their commhandles and `stopcomm`
+//! (repy-api.md §7.1–§7.2, restrictions.md §4.5).
+//!
+//! Each registration owns a host thread that waits for an event to be free, takes one
+//! datagram or connection, and hands it to the program's function on a new sandbox thread.
+//! While any registration exists the vessel holds one extra "listener" event.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddrV4,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use parking_lot::Mutex;
+use repy_interpreter::exceptions::RepyErrorKind;
+use repy_policy::Resource;
+use rustpython_vm::{function::FuncArgs, pyclass, PyObjectRef, PyPayload, PyResult, VirtualMachine};
+use tokio_util::sync::CancellationToken;
+
+use super::{args::Transport, socket::Connection};
+use crate::{
+    args::bind,
+    runtime::{status, Runtime, ThreadKind},
+};
+
+/// Native stack of a listener's host thread: it runs no program code.
+const LISTENER_STACK_BYTES: usize = 8 * 1024 * 1024;
+
+/// How often a listener waiting for a free event looks whether it was stopped.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+pub type ListenKey = (Transport, SocketAddrV4);
+
+/// The bound socket of a registration.
+pub enum Endpoint {
+    Udp(Arc<tokio::net::UdpSocket>),
+    Tcp(tokio::net::TcpListener),
+}
+
+/// One active registration.
+pub struct Listener {
+    pub key: ListenKey,
+    /// (generation, function): re-registration replaces both, so old handles go stale.
+    function: Mutex<(u64, PyObjectRef)>,
+    stop: CancellationToken,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// A UDP registration's socket: `sendmess` from the same (ip, port) leaves through it.
+    udp: Option<Arc<tokio::net::UdpSocket>>,
+}
+
+impl Listener {
+    pub fn stop_token(&self) -> &CancellationToken {
+        &self.stop
+    }
+
+    /// Takes one unit of `resource`, waiting while none is free; false once stopped.
+    pub fn take(&self, rt: &Runtime, resource: Resource) -> bool {
+        loop {
+            if self.stop.is_cancelled() {
+                return false;
+            }
+            if rt.nanny.acquire_timeout(resource, STOP_POLL) {
+                return true;
+            }
+        }
+    }
+
+    /// Runs the registered function on a new sandbox thread with the arguments `make_args`
+    /// builds there (the last is this registration's handle). The caller holds the event
+    /// the callback runs under; the callback gives it back when it returns.
+    pub fn dispatch(
+        &self,
+        rt: &Arc<Runtime>,
+        vm: &VirtualMachine,
+        make_args: impl FnOnce(&VirtualMachine, PyObjectRef) -> Vec<PyObjectRef> + Send + 'static,
+    ) {
+        let (generation, function) = self.function.lock().clone();
+        let key = self.key;
+        let thread_rt = rt.clone();
+        rt.activity_started();
+        rt.spawn(vm, ThreadKind::Comm, move |vm| {
+            let handle = CommHandle { target: CommTarget::Listener(key, generation) }.into_ref(&vm.ctx).into();
+            let args = make_args(vm, handle);
+            function.call(args, vm)?;
+            thread_rt.nanny.release(Resource::Events);
+            thread_rt.activity_ended();
+            Ok(())
+        });
+    }
+}
+
+/// The registrations of one vessel.
+#[derive(Default)]
+pub struct Registry {
+    listeners: Mutex<HashMap<ListenKey, Arc<Listener>>>,
+    generations: AtomicU64,
+}
+
+impl Registry {
+    /// The socket of the UDP registration on exactly `local`, if any.
+    pub fn udp_socket(&self, local: SocketAddrV4) -> Option<Arc<tokio::net::UdpSocket>> {
+        self.listeners.lock().get(&(Transport::Udp, local)).and_then(|l| l.udp.clone())
+    }
+}
+
+/// What serves a registration on its host thread until it is stopped.
+pub type Serve = fn(&VirtualMachine, &Arc<Runtime>, &Arc<Listener>, Endpoint);
+
+/// Registers `function` on `key` (the caller checked arguments, call rules and ports):
+/// replaces the function of an existing registration, or takes an `insockets` unit (and
+/// the listener event for the first registration), binds with `bind_endpoint` and starts
+/// serving.
+pub fn register(
+    rt: &Arc<Runtime>,
+    vm: &VirtualMachine,
+    function_name: &str,
+    key: ListenKey,
+    function: PyObjectRef,
+    bind_endpoint: impl FnOnce(&Runtime) -> std::io::Result<Endpoint>,
+    serve: Serve,
+) -> PyResult {
+    let registry = &rt.net.registry;
+    let generation = registry.generations.fetch_add(1, Ordering::Relaxed) + 1;
+    let handle = || CommHandle { target: CommTarget::Listener(key, generation) }.into_ref(&vm.ctx).into();
+    let mut listeners = registry.listeners.lock();
+    if let Some(existing) = listeners.get(&key) {
+        *existing.function.lock() = (generation, function);
+        return Ok(handle());
+    }
+    rt.acquire(vm, function_name, Resource::Insockets)?;
+    let first = listeners.is_empty();
+    if first {
+        if let Err(e) = rt.acquire(vm, function_name, Resource::Events) {
+            rt.nanny.release(Resource::Insockets);
+            return Err(e);
+        }
+    }
+    let give_back = || {
+        rt.nanny.release(Resource::Insockets);
+        if first {
+            rt.nanny.release(Resource::Events);
+        }
+    };
+    let endpoint = match bind_endpoint(rt) {
+        Ok(endpoint) => endpoint,
+        Err(e) => {
+            give_back();
+            return Err(rt.error(
+                vm,
+                RepyErrorKind::AddressBinding,
+                format!("{function_name}: cannot listen on {}:{}: {}", key.1.ip(), key.1.port(), e.kind()),
+            ));
+        }
+    };
+    let listener = Arc::new(Listener {
+        key,
+        function: Mutex::new((generation, function)),
+        stop: CancellationToken::new(),
+        thread: Mutex::new(None),
+        udp: match &endpoint {
+            Endpoint::Udp(socket) => Some(socket.clone()),
+            Endpoint::Tcp(_) => None,
+        },
+    });
+    let thread_vm = vm.new_thread();
+    let (thread_rt, thread_listener) = (rt.clone(), listener.clone());
+    let spawned = std::thread::Builder::new()
+        .name(format!("_COMMH:listener:{}", key.1))
+        .stack_size(LISTENER_STACK_BYTES)
+        .spawn(move || thread_vm.run(|vm| serve(vm, &thread_rt, &thread_listener, endpoint)));
+    match spawned {
+        Ok(thread) => *listener.thread.lock() = Some(thread),
+        Err(e) => rt.terminate(status::RESOURCE, &format!("ThreadErr: the host refused a listener thread ({e})")),
+    }
+    listeners.insert(key, listener);
+    rt.activity_started();
+    Ok(handle())
+}
+
+/// Ends the registration `key` if `generation` is still current: true if it did.
+fn deregister(rt: &Runtime, key: ListenKey, generation: u64) -> bool {
+    let listener = {
+        let mut listeners = rt.net.registry.listeners.lock();
+        match listeners.get(&key) {
+            Some(l) if l.function.lock().0 == generation => {}
+            _ => return false,
+        }
+        let listener = listeners.remove(&key).expect("present");
+        rt.nanny.release(Resource::Insockets);
+        if listeners.is_empty() {
+            rt.nanny.release(Resource::Events);
+        }
+        listener
+    };
+    listener.stop.cancel();
+    // The socket closes when the serving thread ends: wait, so the port is free on return.
+    if let Some(thread) = listener.thread.lock().take() {
+        if thread.thread().id() != std::thread::current().id() {
+            let _ = thread.join();
+        }
+    }
+    rt.activity_ended();
+    true
+}
+
+/// What a commhandle stands for.
+pub enum CommTarget {
+    /// A registration, as of one generation.
+    Listener(ListenKey, u64),
+    /// An accepted connection (`thiscommhandle`): stopping it closes the socket.
+    Connection(Arc<Connection>),
+}
+
+/// The handle `recvmess`/`waitforconn` return and callbacks receive; only `stopcomm` uses it.
+#[pyclass(module = false, name = "commhandle")]
+#[derive(PyPayload)]
+pub struct CommHandle {
+    pub target: CommTarget,
+}
+
+impl std::fmt::Debug for CommHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("commhandle")
+    }
+}
+
+#[pyclass]
+impl CommHandle {}
+
+pub fn stopcomm(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+    let bound = bind("stopcomm", &["commhandle"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
+    let handle = bound.get(0);
+    let Some(handle) = handle.downcast_ref::<CommHandle>() else {
+        return Err(rt.arg_error(vm, "stopcomm: commhandle must be a handle returned by recvmess or waitforconn"));
+    };
+    rt.check_call_args(vm, "stopcomm", &[])?;
+    let stopped = match &handle.target {
+        CommTarget::Listener(key, generation) => deregister(rt, *key, *generation),
+        CommTarget::Connection(connection) => connection.close(),
+    };
+    Ok(vm.ctx.new_bool(stopped).into())
+}

@@ -1,0 +1,229 @@
+//! TCP connections and the socket objects programs hold (repy-api.md §7.2): `send`, `recv`,
+//! `close`, `willblock`. A connection closes when the program closes it or when nothing
+//! refers to it any more, and gives back its `outsockets` unit then.
+
+use std::{
+    io,
+    mem::MaybeUninit,
+    net::{SocketAddr, SocketAddrV4},
+    sync::Arc,
+    time::Duration,
+};
+
+use parking_lot::Mutex;
+use repy_interpreter::{
+    exceptions::RepyErrorKind,
+    values::{byte_str, exact_int},
+};
+use repy_policy::Resource;
+use rustpython_vm::{builtins::PyBaseExceptionRef, function::FuncArgs, pyclass, PyPayload, PyResult, VirtualMachine};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use super::{args::message, Traffic};
+use crate::{args::bind, runtime::Runtime};
+
+/// Most bytes one `recv` returns, whatever it asks for.
+const MAX_RECV: usize = 1 << 20;
+
+/// Per-operation header charge (restrictions.md §4.6).
+const HEADER: usize = 64;
+
+/// `str(e)` of every SocketClosedError (Repy V1 programs compare it).
+const SOCKET_CLOSED: &str = "Socket closed";
+
+/// One open TCP connection of the vessel.
+pub struct Connection {
+    rt: Arc<Runtime>,
+    /// `None` once closed by the program.
+    stream: Mutex<Option<Arc<TcpStream>>>,
+    /// Wakes operations blocked on this connection when it is closed.
+    closed: CancellationToken,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    traffic: Traffic,
+}
+
+/// Why a transfer ended without data.
+enum Failure {
+    ClosedLocal,
+    ClosedRemote,
+    Other(io::Error),
+}
+
+impl Failure {
+    fn from_io(e: io::Error) -> Failure {
+        match e.kind() {
+            io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::UnexpectedEof => Failure::ClosedRemote,
+            _ => Failure::Other(e),
+        }
+    }
+}
+
+impl Connection {
+    /// Wraps a connected stream that already holds an `outsockets` unit (given back on
+    /// close, also when this fails).
+    pub fn new(rt: &Arc<Runtime>, stream: TcpStream) -> Option<Arc<Connection>> {
+        let ends = match (stream.local_addr(), stream.peer_addr()) {
+            (Ok(SocketAddr::V4(local)), Ok(SocketAddr::V4(remote))) => Some((local, remote)),
+            _ => None,
+        };
+        let Some((local, remote)) = ends else {
+            rt.nanny.release(Resource::Outsockets);
+            return None;
+        };
+        rt.claim_tuple(local, remote);
+        Some(Arc::new(Connection {
+            rt: rt.clone(),
+            stream: Mutex::new(Some(Arc::new(stream))),
+            closed: CancellationToken::new(),
+            local,
+            remote,
+            traffic: Traffic::with(*remote.ip()),
+        }))
+    }
+
+    pub fn remote(&self) -> SocketAddrV4 {
+        self.remote
+    }
+
+    /// Closes gracefully (pending data is delivered, then FIN; unread incoming data is
+    /// drained first so the OS does not answer with a reset). True the first time.
+    pub fn close(&self) -> bool {
+        let Some(stream) = self.stream.lock().take() else {
+            return false;
+        };
+        self.closed.cancel();
+        let mut sink = [0u8; 4096];
+        while matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {}
+        drop(stream);
+        self.rt.release_tuple(self.local, self.remote);
+        self.rt.nanny.release(Resource::Outsockets);
+        true
+    }
+
+    fn closed_error(&self, vm: &VirtualMachine, kind: RepyErrorKind) -> PyBaseExceptionRef {
+        self.rt.error(vm, kind, SOCKET_CLOSED)
+    }
+
+    fn open_stream(&self, vm: &VirtualMachine) -> PyResult<Arc<TcpStream>> {
+        self.stream.lock().clone().ok_or_else(|| self.closed_error(vm, RepyErrorKind::SocketClosedLocal))
+    }
+
+    fn failure(&self, vm: &VirtualMachine, method: &str, failure: Failure) -> PyBaseExceptionRef {
+        match failure {
+            Failure::ClosedLocal => self.closed_error(vm, RepyErrorKind::SocketClosedLocal),
+            Failure::ClosedRemote => self.closed_error(vm, RepyErrorKind::SocketClosedRemote),
+            Failure::Other(e) => self.rt.error(vm, RepyErrorKind::Network, format!("{method}: connection with {}: {}", self.remote, e.kind())),
+        }
+    }
+
+    /// Waits until `ready` resolves or the connection is closed locally, then runs `op`
+    /// (non-blocking); repeats while `op` would block.
+    fn blocking<T>(
+        &self,
+        stream: &TcpStream,
+        interest: tokio::io::Interest,
+        mut op: impl FnMut(&TcpStream) -> io::Result<T>,
+    ) -> Result<T, Failure> {
+        self.rt.io().block_on(async {
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = self.closed.cancelled() => return Err(Failure::ClosedLocal),
+                    ready = stream.ready(interest) => { ready.map_err(Failure::from_io)?; }
+                }
+                match op(stream) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    other => return other.map_err(Failure::from_io),
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// A socket object: a connection from `openconn` or one accepted for `waitforconn`.
+#[pyclass(module = false, name = "socket")]
+#[derive(PyPayload)]
+pub struct RepySocket {
+    pub connection: Arc<Connection>,
+}
+
+impl std::fmt::Debug for RepySocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("socket")
+    }
+}
+
+#[pyclass]
+impl RepySocket {
+    #[pymethod]
+    fn send(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult<usize> {
+        let conn = &self.connection;
+        let rt = &conn.rt;
+        let bound = bind("send", &["message"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
+        let data = message(rt, vm, "socket.send", &bound.get(0))?;
+        let stream = conn.open_stream(vm)?;
+        rt.check_call(vm, "socket.send", &bound)?;
+        rt.wait_traffic(vm, "socket.send", conn.traffic)?;
+        let sent = if data.is_empty() {
+            0
+        } else {
+            conn.blocking(&stream, tokio::io::Interest::WRITABLE, |s| s.try_write(&data))
+                .map_err(|f| conn.failure(vm, "socket.send", f))?
+        };
+        rt.charge_traffic(vm, "socket.send", conn.traffic, HEADER + sent, HEADER)?;
+        Ok(sent)
+    }
+
+    #[pymethod]
+    fn recv(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+        let conn = &self.connection;
+        let rt = &conn.rt;
+        let bound = bind("recv", &["bytes"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
+        let wanted = exact_int(&bound.get(0), vm)
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| rt.arg_error(vm, "socket.recv: bytes must be an int of at least 1"))?;
+        let stream = conn.open_stream(vm)?;
+        rt.check_call(vm, "socket.recv", &bound)?;
+        rt.wait_traffic(vm, "socket.recv", conn.traffic)?;
+        let mut buffer = vec![0u8; usize::try_from(wanted).unwrap_or(MAX_RECV).min(MAX_RECV)];
+        let received = conn
+            .blocking(&stream, tokio::io::Interest::READABLE, |s| match s.try_read(&mut buffer) {
+                Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
+                other => other,
+            })
+            .map_err(|f| conn.failure(vm, "socket.recv", f))?;
+        rt.charge_traffic(vm, "socket.recv", conn.traffic, HEADER, HEADER + received)?;
+        Ok(byte_str(vm, &buffer[..received]))
+    }
+
+    #[pymethod]
+    fn close(&self, vm: &VirtualMachine) -> PyResult<bool> {
+        self.connection.rt.check_call_args(vm, "socket.close", &[])?;
+        Ok(self.connection.close())
+    }
+
+    /// `(recv_would_block, send_would_block)`, without blocking.
+    #[pymethod]
+    fn willblock(&self, vm: &VirtualMachine) -> PyResult {
+        let conn = &self.connection;
+        let stream = conn.open_stream(vm)?;
+        let mut probe = [MaybeUninit::<u8>::uninit(); 1];
+        let recv_blocks = matches!(socket2::SockRef::from(&*stream).peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        let send_blocks = conn.rt.io().block_on(async {
+            tokio::time::timeout(Duration::ZERO, stream.ready(tokio::io::Interest::WRITABLE)).await.is_err()
+        });
+        Ok(vm.ctx.new_tuple(vec![vm.ctx.new_bool(recv_blocks).into(), vm.ctx.new_bool(send_blocks).into()]).into())
+    }
+}

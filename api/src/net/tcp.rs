@@ -1,0 +1,211 @@
+//! TCP: `openconn` and `waitforconn` (repy-api.md §7.2).
+
+use std::{
+    io,
+    net::{Ipv4Addr, SocketAddrV4},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use repy_interpreter::{exceptions::RepyErrorKind, values::{exact_str, number}};
+use repy_policy::Resource;
+use rustpython_vm::{builtins::PyBaseExceptionRef, function::FuncArgs, PyPayload, PyResult, VirtualMachine};
+use tokio::net::{TcpSocket, TcpStream};
+
+use super::{
+    args::{authorize_listen, callback, destination, listen_end, local_end, Transport},
+    comm::{register, CommHandle, CommTarget, Endpoint, Listener},
+    socket::{Connection, RepySocket},
+    Traffic,
+};
+use crate::{args::bind, runtime::Runtime};
+
+/// `openconn`'s timeout when none is given.
+const DEFAULT_TIMEOUT_SECS: f64 = 5.0;
+
+/// Pause before retrying a local port the OS is still releasing.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Charges of a connection's set-up (restrictions.md §4.6): (send side, receive side).
+const OPENED: (usize, usize) = (128, 64);
+const ACCEPTED: (usize, usize) = (64, 128);
+
+pub fn openconn(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+    let bound = bind("openconn", &["desthost", "destport", "localip", "localport", "timeout"], 2, args).map_err(|m| rt.arg_error(vm, m))?;
+    if exact_str(&bound.get(0), vm).is_none() {
+        return Err(rt.arg_error(vm, "openconn: desthost must be a str"));
+    }
+    super::args::port(rt, vm, "openconn", "destport", &bound.get(1))?;
+    let local = local_end(rt, vm, &bound, 2)?;
+    let timeout = match bound.opt(4, vm) {
+        None => DEFAULT_TIMEOUT_SECS,
+        Some(t) => number(&t, vm)
+            .filter(|t| *t > 0.0 && t.is_finite())
+            .ok_or_else(|| rt.arg_error(vm, "openconn: timeout must be a number greater than 0"))?,
+    };
+    rt.check_call(vm, "openconn", &bound)?;
+    let local = local.authorize(rt, vm, "openconn", Transport::Tcp)?;
+    let dest = destination(rt, vm, "openconn", &bound.get(0), &bound.get(1))?;
+    rt.acquire_reclaiming(vm, "openconn", Resource::Outsockets)?;
+    let opened = connect_charged(rt, vm, local, dest, timeout);
+    let stream = match opened {
+        Ok(stream) => stream,
+        Err(e) => {
+            rt.nanny.release(Resource::Outsockets);
+            return Err(e);
+        }
+    };
+    match Connection::new(rt, stream) {
+        Some(connection) => Ok(RepySocket { connection }.into_ref(&vm.ctx).into()),
+        None => Err(rt.error(vm, RepyErrorKind::Network, format!("openconn: connection to {dest} ended at once"))),
+    }
+}
+
+/// Checks the tuple, waits for the traffic resources, connects and charges the set-up.
+fn connect_charged(rt: &Arc<Runtime>, vm: &VirtualMachine, local: SocketAddrV4, dest: SocketAddrV4, timeout: f64) -> PyResult<TcpStream> {
+    if local.port() != 0 && rt.tuple_in_use(local, dest) {
+        return Err(rt.error(vm, RepyErrorKind::DuplicateTuple, format!("openconn: Duplicate connection tuple (local {local}, remote {dest})")));
+    }
+    let traffic = Traffic::with(*dest.ip());
+    rt.wait_traffic(vm, "openconn", traffic)?;
+    let deadline = Instant::now() + crate::timer::seconds(timeout);
+    let stream = rt.io().block_on(connect(local, dest, deadline)).map_err(|e| connect_error(rt, vm, local, dest, timeout, e))?;
+    rt.charge_traffic(vm, "openconn", traffic, OPENED.0, OPENED.1)?;
+    Ok(stream)
+}
+
+enum ConnectError {
+    Bind(io::Error),
+    Connect(io::Error),
+    TimedOut,
+}
+
+/// Connects from `local` (unspecified parts left to the OS) before `deadline`, retrying
+/// while a named local port is still held by the OS.
+async fn connect(local: SocketAddrV4, dest: SocketAddrV4, deadline: Instant) -> Result<TcpStream, ConnectError> {
+    let named_port = local.port() != 0;
+    loop {
+        let attempt = async {
+            let socket = TcpSocket::new_v4().map_err(ConnectError::Connect)?;
+            if named_port {
+                socket.set_reuseaddr(true).map_err(ConnectError::Bind)?;
+            }
+            if local != SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0) {
+                socket.bind(local.into()).map_err(ConnectError::Bind)?;
+            }
+            socket.connect(dest.into()).await.map_err(ConnectError::Connect)
+        };
+        let outcome = match tokio::time::timeout_at(deadline.into(), attempt).await {
+            Err(_) => return Err(ConnectError::TimedOut),
+            Ok(outcome) => outcome,
+        };
+        match outcome {
+            Err(ConnectError::Bind(e) | ConnectError::Connect(e))
+                if named_port && matches!(e.kind(), io::ErrorKind::AddrInUse | io::ErrorKind::AddrNotAvailable) && Instant::now() + RETRY_PAUSE < deadline =>
+            {
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn connect_error(rt: &Runtime, vm: &VirtualMachine, local: SocketAddrV4, dest: SocketAddrV4, timeout: f64, e: ConnectError) -> PyBaseExceptionRef {
+    use io::ErrorKind as K;
+    match e {
+        ConnectError::TimedOut => rt.error(vm, RepyErrorKind::Timeout, format!("openconn: connection to {dest} timed out after {timeout} s")),
+        ConnectError::Bind(e) => rt.error(vm, RepyErrorKind::AddressBinding, format!("openconn: cannot bind local address {local}: {}", e.kind())),
+        ConnectError::Connect(e) => match e.kind() {
+            K::ConnectionRefused | K::ConnectionReset => {
+                rt.error(vm, RepyErrorKind::ConnectionRefused, format!("openconn: connection to {dest} refused"))
+            }
+            K::NetworkUnreachable | K::HostUnreachable => {
+                rt.error(vm, RepyErrorKind::InternetConnectivity, format!("openconn: no route to {dest}"))
+            }
+            K::AddrInUse | K::AddrNotAvailable => {
+                rt.error(vm, RepyErrorKind::AddressBinding, format!("openconn: cannot use local address {local}: {}", e.kind()))
+            }
+            K::TimedOut => rt.error(vm, RepyErrorKind::Timeout, format!("openconn: connection to {dest} timed out")),
+            kind => rt.error(vm, RepyErrorKind::Network, format!("openconn: connection to {dest} failed: {kind}")),
+        },
+    }
+}
+
+pub fn waitforconn(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+    let bound = bind("waitforconn", &["localip", "localport", "function"], 3, args).map_err(|m| rt.arg_error(vm, m))?;
+    let end = listen_end(rt, vm, &bound)?;
+    let function = callback(rt, vm, "waitforconn", bound.get(2))?;
+    rt.check_call_args(vm, "waitforconn", &[bound.get(0), bound.get(1)])?;
+    authorize_listen(rt, vm, "waitforconn", Transport::Tcp, end)?;
+    register(
+        rt,
+        vm,
+        "waitforconn",
+        (Transport::Tcp, end),
+        function,
+        |rt| {
+            let listener = std::net::TcpListener::bind(end)?;
+            listener.set_nonblocking(true)?;
+            let _context = rt.io().enter();
+            Ok(Endpoint::Tcp(tokio::net::TcpListener::from_std(listener)?))
+        },
+        serve,
+    )
+}
+
+/// Accepts connections while both an event and an `outsockets` unit are free.
+fn serve(vm: &VirtualMachine, rt: &Arc<Runtime>, listener: &Arc<Listener>, endpoint: Endpoint) {
+    let Endpoint::Tcp(socket) = endpoint else { return };
+    let stop = listener.stop_token().clone();
+    loop {
+        if !listener.take(rt, Resource::Events) {
+            return;
+        }
+        if !listener.take(rt, Resource::Outsockets) {
+            rt.nanny.release(Resource::Events);
+            return;
+        }
+        let accepted = rt.io().block_on(async {
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => None,
+                accepted = socket.accept() => Some(accepted),
+            }
+        });
+        let stream = match accepted {
+            Some(Ok((stream, _))) => stream,
+            other => {
+                rt.nanny.release(Resource::Outsockets);
+                rt.nanny.release(Resource::Events);
+                if other.is_none() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let Some(connection) = Connection::new(rt, stream) else {
+            rt.nanny.release(Resource::Events);
+            continue;
+        };
+        let remote = connection.remote();
+        let traffic = Traffic::with(*remote.ip());
+        let charged = rt.nanny.charge_after(traffic.send_resource(), ACCEPTED.0 as f64).and_then(|_| rt.nanny.charge_after(traffic.recv_resource(), ACCEPTED.1 as f64));
+        if charged.is_err() {
+            // A traffic limit of 0: this vessel cannot take connections from that peer.
+            drop(connection);
+            rt.nanny.release(Resource::Events);
+            continue;
+        }
+        listener.dispatch(rt, vm, move |vm, listen_handle| {
+            let this_handle = CommHandle { target: CommTarget::Connection(connection.clone()) }.into_ref(&vm.ctx).into();
+            vec![
+                vm.ctx.new_str(remote.ip().to_string()).into(),
+                vm.ctx.new_int(remote.port()).into(),
+                RepySocket { connection }.into_ref(&vm.ctx).into(),
+                this_handle,
+                listen_handle,
+            ]
+        });
+    }
+}

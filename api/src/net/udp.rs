@@ -1,0 +1,127 @@
+//! UDP: `sendmess` and `recvmess` (repy-api.md §7.1).
+
+use std::{
+    net::{SocketAddr, UdpSocket},
+    sync::Arc,
+};
+
+use repy_interpreter::{exceptions::RepyErrorKind, values::{byte_str, exact_str}};
+use repy_policy::Resource;
+use rustpython_vm::{function::FuncArgs, PyResult, VirtualMachine};
+
+use super::{
+    args::{authorize_listen, callback, destination, listen_end, local_end, message, port, Transport, MAX_DATAGRAM},
+    comm::{register, Endpoint, Listener},
+    Traffic,
+};
+use crate::{args::bind, runtime::Runtime};
+
+/// Per-datagram header charge (restrictions.md §4.6).
+const HEADER: usize = 64;
+
+pub fn sendmess(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+    let bound = bind("sendmess", &["desthost", "destport", "message", "localip", "localport"], 3, args).map_err(|m| rt.arg_error(vm, m))?;
+    if exact_str(&bound.get(0), vm).is_none() {
+        return Err(rt.arg_error(vm, "sendmess: desthost must be a str"));
+    }
+    port(rt, vm, "sendmess", "destport", &bound.get(1))?;
+    let data = message(rt, vm, "sendmess", &bound.get(2))?;
+    if data.len() > MAX_DATAGRAM {
+        return Err(rt.arg_error(vm, format!("sendmess: message is {} bytes (at most {MAX_DATAGRAM})", data.len())));
+    }
+    let local = local_end(rt, vm, &bound, 3)?;
+    rt.check_call(vm, "sendmess", &bound)?;
+    let named = local.ip.is_some() && local.port != 0;
+    let local = local.authorize(rt, vm, "sendmess", Transport::Udp)?;
+    let dest = destination(rt, vm, "sendmess", &bound.get(0), &bound.get(1))?;
+    let traffic = Traffic::with(*dest.ip());
+    rt.wait_for(vm, "sendmess", traffic.send_resource())?;
+    let registered = if named { rt.net.registry.udp_socket(local) } else { None };
+    let sent = match registered {
+        Some(socket) => rt.io().block_on(socket.send_to(&data, dest)),
+        None => {
+            let socket = UdpSocket::bind(local).map_err(|e| {
+                rt.error(vm, RepyErrorKind::AddressBinding, format!("sendmess: cannot bind local address {local}: {}", e.kind()))
+            })?;
+            socket.send_to(&data, dest)
+        }
+    };
+    let sent = sent.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::HostUnreachable => {
+            rt.error(vm, RepyErrorKind::InternetConnectivity, format!("sendmess: no route to {dest}"))
+        }
+        kind => rt.error(vm, RepyErrorKind::Network, format!("sendmess: sending to {dest} failed: {kind}")),
+    })?;
+    rt.charge(vm, "sendmess", traffic.send_resource(), (HEADER + sent) as f64)?;
+    Ok(vm.ctx.new_int(sent).into())
+}
+
+pub fn recvmess(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+    let bound = bind("recvmess", &["localip", "localport", "function"], 3, args).map_err(|m| rt.arg_error(vm, m))?;
+    let end = listen_end(rt, vm, &bound)?;
+    let function = callback(rt, vm, "recvmess", bound.get(2))?;
+    rt.check_call_args(vm, "recvmess", &[bound.get(0), bound.get(1)])?;
+    authorize_listen(rt, vm, "recvmess", Transport::Udp, end)?;
+    register(
+        rt,
+        vm,
+        "recvmess",
+        (Transport::Udp, end),
+        function,
+        |rt| {
+            let socket = UdpSocket::bind(end)?;
+            socket.set_nonblocking(true)?;
+            let _context = rt.io().enter();
+            Ok(Endpoint::Udp(Arc::new(tokio::net::UdpSocket::from_std(socket)?)))
+        },
+        serve,
+    )
+}
+
+/// Delivers datagrams while an event is free; a datagram stays in the socket until its
+/// sender's receive-side resource is within its limit.
+fn serve(vm: &VirtualMachine, rt: &Arc<Runtime>, listener: &Arc<Listener>, endpoint: Endpoint) {
+    let Endpoint::Udp(socket) = endpoint else { return };
+    let stop = listener.stop_token().clone();
+    let mut buffer = vec![0u8; MAX_DATAGRAM];
+    loop {
+        if !listener.take(rt, Resource::Events) {
+            return;
+        }
+        let received = rt.io().block_on(async {
+            let sender = tokio::select! {
+                biased;
+                _ = stop.cancelled() => return None,
+                sender = socket.peek_sender() => sender,
+            };
+            let allowed = match sender {
+                Ok(SocketAddr::V4(from)) => rt.nanny.charge_before(Traffic::with(*from.ip()).recv_resource()).is_ok(),
+                _ => false,
+            };
+            Some((allowed, socket.recv_from(&mut buffer).await))
+        });
+        let datagram = match received {
+            None => {
+                rt.nanny.release(Resource::Events);
+                return;
+            }
+            Some((true, Ok((length, SocketAddr::V4(from))))) => Some((length, from)),
+            // Not from IPv4, an error, or a receive limit of 0: the datagram is dropped.
+            Some(_) => None,
+        };
+        let Some((length, from)) = datagram else {
+            rt.nanny.release(Resource::Events);
+            continue;
+        };
+        let _ = rt.nanny.charge_after(Traffic::with(*from.ip()).recv_resource(), (HEADER + length) as f64);
+        let message = buffer[..length].to_vec();
+        listener.dispatch(rt, vm, move |vm, handle| {
+            vec![
+                vm.ctx.new_str(from.ip().to_string()).into(),
+                vm.ctx.new_int(from.port()).into(),
+                byte_str(vm, &message),
+                handle,
+            ]
+        });
+    }
+}
