@@ -1,7 +1,9 @@
 //! `repy`: run short Python network programs in sandboxed vessels.
 
 mod check_cmd;
+mod keygen_cmd;
 mod memory;
+mod node_cmd;
 mod restrictions_cmd;
 mod run_cmd;
 mod supervisor;
@@ -32,6 +34,13 @@ enum Command {
         #[command(subcommand)]
         action: restrictions_cmd::Action,
     },
+    /// Write an Ed25519 key pair NAME.publickey / NAME.privatekey.
+    Keygen(keygen_cmd::KeygenArgs),
+    /// Donate this machine: the node manager (init, run, status) and a client to call it.
+    Node {
+        #[command(subcommand)]
+        action: node_cmd::Action,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +49,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::Check { programs } => check_cmd::check(&programs),
         Command::Restrictions { action } => restrictions_cmd::run(action),
+        Command::Keygen(args) => keygen_cmd::run(args),
+        Command::Node { action } => node_cmd::run(action),
     };
     ExitCode::from(status)
 }

@@ -1,0 +1,222 @@
+//! Framing (nodemanager.md §3.1): a 4-byte big-endian length N (1 ≤ N ≤ limit) and N bytes of
+//! one UTF-8 JSON object, parsed strictly (depth ≤ 32, integers in 0..2^53).
+
+use std::{io::Read, time::Duration};
+
+use serde_json::{Map, Value};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 12 * 1024 * 1024;
+pub const MAX_DEPTH: usize = 32;
+pub const MAX_INTEGER: u64 = (1 << 53) - 1;
+
+#[derive(Debug)]
+pub enum FrameError {
+    /// The peer closed the connection between frames.
+    Closed,
+    /// Nothing arrived within the idle timeout.
+    Idle,
+    /// The length prefix is 0 or over the limit.
+    BadLength { length: u64, limit: usize },
+    /// The frame did not complete within the frame timeout.
+    Timeout,
+    /// The connection ended inside a frame.
+    Truncated,
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Closed => write!(f, "connection closed"),
+            FrameError::Idle => write!(f, "connection idle for too long"),
+            FrameError::BadLength { length: 0, .. } => write!(f, "frame length 0 (a frame holds 1 or more bytes)"),
+            FrameError::BadLength { length, limit } => {
+                write!(f, "frame length {length} is over the limit of {limit} bytes")
+            }
+            FrameError::Timeout => write!(f, "frame not complete within the time limit"),
+            FrameError::Truncated => write!(f, "connection closed inside a frame"),
+            FrameError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The bytes of one frame holding `value`.
+pub fn encode(value: &Value) -> Vec<u8> {
+    let body = serde_json::to_vec(value).expect("JSON values always serialise");
+    encode_bytes(&body)
+}
+
+/// Frames raw bytes (tests use it to send malformed bodies).
+pub fn encode_bytes(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+fn check_length(header: [u8; 4], limit: usize) -> Result<usize, FrameError> {
+    let length = u32::from_be_bytes(header) as u64;
+    if length == 0 || length > limit as u64 {
+        return Err(FrameError::BadLength { length, limit });
+    }
+    Ok(length as usize)
+}
+
+/// Reads one frame: waits up to `idle` for its first byte, then up to `complete` for the rest.
+pub async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    limit: usize,
+    idle: Duration,
+    complete: Duration,
+) -> Result<Vec<u8>, FrameError> {
+    let mut header = [0u8; 4];
+    let first = tokio::time::timeout(idle, reader.read(&mut header[..1])).await;
+    match first {
+        Err(_) => return Err(FrameError::Idle),
+        Ok(Err(e)) => return Err(FrameError::Io(e)),
+        Ok(Ok(0)) => return Err(FrameError::Closed),
+        Ok(Ok(_)) => {}
+    }
+    let rest = async {
+        reader.read_exact(&mut header[1..]).await?;
+        let length = check_length(header, limit)?;
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).await?;
+        Ok(body)
+    };
+    match tokio::time::timeout(complete, rest).await {
+        Err(_) => Err(FrameError::Timeout),
+        Ok(Err(FrameError::Io(e))) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(FrameError::Truncated),
+        Ok(result) => result,
+    }
+}
+
+impl From<std::io::Error> for FrameError {
+    fn from(e: std::io::Error) -> Self {
+        FrameError::Io(e)
+    }
+}
+
+/// Blocking version for clients (the socket's read timeout bounds the wait).
+pub fn read_frame_blocking<R: Read>(reader: &mut R, limit: usize) -> Result<Vec<u8>, FrameError> {
+    let mut header = [0u8; 4];
+    match reader.read(&mut header[..1]) {
+        Ok(0) => return Err(FrameError::Closed),
+        Ok(_) => {}
+        Err(e) => return Err(FrameError::Io(e)),
+    }
+    let eof = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            FrameError::Truncated
+        } else {
+            FrameError::Io(e)
+        }
+    };
+    reader.read_exact(&mut header[1..]).map_err(eof)?;
+    let length = check_length(header, limit)?;
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).map_err(eof)?;
+    Ok(body)
+}
+
+/// Parses a frame body as one strict JSON object.
+pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, String> {
+    let text = std::str::from_utf8(body).map_err(|e| format!("frame is not UTF-8: {e}"))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    check_value(&value, 1)?;
+    match value {
+        Value::Object(map) => Ok(map),
+        other => Err(format!("expected a JSON object, got {}", kind(&other))),
+    }
+}
+
+fn check_value(value: &Value, depth: usize) -> Result<(), String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("JSON nested deeper than {MAX_DEPTH} levels"));
+    }
+    match value {
+        Value::Number(n) => match n.as_u64() {
+            Some(i) if i <= MAX_INTEGER => Ok(()),
+            _ => Err(format!("number {n} is not an integer between 0 and 2^53-1")),
+        },
+        Value::Array(items) => items.iter().try_for_each(|v| check_value(v, depth + 1)),
+        Value::Object(map) => map.values().try_for_each(|v| check_value(v, depth + 1)),
+        _ => Ok(()),
+    }
+}
+
+/// A short name of a JSON value's type, for messages.
+pub fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(bytes: &[u8], limit: usize) -> Result<Vec<u8>, FrameError> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let mut reader = bytes;
+        rt.block_on(read_frame(&mut reader, limit, Duration::from_secs(5), Duration::from_secs(5)))
+    }
+
+    #[test]
+    fn frames_round_trip_in_sequence() {
+        let mut bytes = encode(&json!({"a": 1}));
+        bytes.extend(encode(&json!({"b": [true]})));
+        let mut reader = &bytes[..];
+        assert_eq!(read_frame_blocking(&mut reader, 100).unwrap(), br#"{"a":1}"#);
+        assert_eq!(read_frame_blocking(&mut reader, 100).unwrap(), br#"{"b":[true]}"#);
+        assert!(matches!(read_frame_blocking(&mut reader, 100), Err(FrameError::Closed)));
+        assert_eq!(&bytes[..4], &[0, 0, 0, 7]);
+        assert_eq!(read(&bytes, 100).unwrap(), br#"{"a":1}"#);
+    }
+
+    #[test]
+    fn bad_lengths_and_truncation() {
+        assert!(matches!(read(&[0, 0, 0, 0], 100), Err(FrameError::BadLength { length: 0, .. })));
+        assert!(matches!(read(&[0, 0, 0, 101, b'{'], 100), Err(FrameError::BadLength { length: 101, limit: 100 })));
+        assert!(matches!(read(&encode_bytes(b"{}")[..5], 100), Err(FrameError::Truncated)));
+        assert!(matches!(read(&[0, 0], 100), Err(FrameError::Truncated)));
+        assert!(matches!(read(&[], 100), Err(FrameError::Closed)));
+        let mut reader = &[0u8, 0, 1, 0][..];
+        assert!(matches!(read_frame_blocking(&mut reader, 255), Err(FrameError::BadLength { length: 256, .. })));
+    }
+
+    #[test]
+    fn slow_frame_times_out() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let (mut client, mut server) = tokio::io::duplex(64);
+            use tokio::io::AsyncWriteExt;
+            client.write_all(&[0, 0]).await.unwrap();
+            let r = read_frame(&mut server, 100, Duration::from_secs(5), Duration::from_millis(50)).await;
+            assert!(matches!(r, Err(FrameError::Timeout)), "{r:?}");
+            let r = read_frame(&mut server, 100, Duration::from_millis(50), Duration::from_secs(5)).await;
+            assert!(matches!(r, Err(FrameError::Idle)), "{r:?}");
+        });
+    }
+
+    #[test]
+    fn strict_json() {
+        assert!(parse_object(br#"{"a": [1, "x", null, {"b": 9007199254740991}]}"#).is_ok());
+        assert!(parse_object(br#"{"a": 9007199254740992}"#).unwrap_err().contains("2^53"));
+        assert!(parse_object(br#"{"a": -1}"#).unwrap_err().contains("-1"));
+        assert!(parse_object(br#"{"a": 1.5}"#).unwrap_err().contains("1.5"));
+        assert!(parse_object(b"[1]").unwrap_err().contains("an array"));
+        assert!(parse_object(b"{\"a\": ").unwrap_err().contains("invalid JSON"));
+        assert!(parse_object(b"\xff").unwrap_err().contains("UTF-8"));
+        let deep = |n: usize| format!("{}{}", "{\"a\":".repeat(n), "1".to_string() + &"}".repeat(n));
+        assert!(parse_object(deep(31).as_bytes()).is_ok());
+        assert!(parse_object(deep(32).as_bytes()).unwrap_err().contains("deeper"));
+    }
+}

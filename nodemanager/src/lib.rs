@@ -1,0 +1,22 @@
+//! The Repy node manager (nodemanager.md): hosts vessels on one machine, answers signed
+//! requests over TCP, supervises `repy run` processes and keeps its state crash-safe.
+//!
+//! One job per module: [`keys`] (Ed25519 keys and key files), [`frame`] (length-prefixed
+//! strict JSON), [`request`] (envelopes, signatures, responses), [`replay`] (sequence numbers),
+//! [`state`] (state directory, configuration, atomic writes), [`resources`] (split/join
+//! arithmetic), [`vessel`] (child processes), [`node`] (start-up, shutdown, commits),
+//! [`calls`] (the requests), [`server`] (TCP, limits), [`client`] (signing client),
+//! [`init`] (`repy node init` / `status`).
+
+pub mod calls;
+pub mod client;
+pub mod frame;
+pub mod init;
+pub mod keys;
+pub mod node;
+pub mod replay;
+pub mod request;
+pub mod resources;
+pub mod server;
+pub mod state;
+pub mod vessel;

@@ -1,0 +1,292 @@
+//! The node: its state directory opened and locked, the vessel table, the anti-replay table,
+//! the running processes, and the start-up and shutdown of §7. Requests are executed one at a
+//! time by [`Node::handle`] (see `calls.rs`) on one long-lived thread.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fs,
+    path::{Path, PathBuf},
+    sync::{mpsc::Sender, Arc},
+    time::Duration,
+};
+
+use repy_policy::Restrictions;
+use tracing::{error, info, warn};
+
+use crate::{
+    keys::PublicKey,
+    replay::SeqTable,
+    request::{unix_now, Code, NmError, Signer},
+    resources,
+    state::{self, Config, Layout, LastExit, LastStart, NodeState, StateLock, Status},
+    vessel::{Ended, ExitInfo, Launch, Running},
+};
+
+pub struct Node {
+    pub layout: Layout,
+    pub config: Config,
+    pub node_key: PublicKey,
+    pub repy: PathBuf,
+    pub state: NodeState,
+    pub seq: SeqTable,
+    pub offcut: Restrictions,
+    pub(crate) running: HashMap<String, Running>,
+    ended: Arc<dyn Fn(Ended) + Send + Sync>,
+    _lock: StateLock,
+}
+
+/// Internal failures: logged in full, reported to the client as `Internal`.
+pub fn internal(context: &str, e: impl std::fmt::Display) -> NmError {
+    error!("internal error: {context}: {e}");
+    NmError::new(Code::Internal, format!("internal error while {context} (details in the node manager's log)"))
+}
+
+impl Node {
+    /// Start-up steps of §7 up to (not including) restarting vessels: lock, empty `tmp/`, load
+    /// everything (refusing to start on anything missing or unreadable), delete leftovers.
+    /// `ended` is called from watcher threads when a vessel process ends.
+    pub fn open(root: &Path, ended: impl Fn(Ended) + Send + Sync + 'static) -> Result<Node, String> {
+        let layout = Layout::new(root);
+        if !root.is_dir() {
+            return Err(format!("state directory '{}' does not exist (create it with 'repy node init')", root.display()));
+        }
+        let lock = state::lock(&layout)?;
+        let tmp = layout.tmp();
+        fs::create_dir_all(&tmp).map_err(|e| format!("cannot create '{}': {e}", tmp.display()))?;
+        for entry in fs::read_dir(&tmp).map_err(|e| format!("cannot read '{}': {e}", tmp.display()))? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            let removed = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+            removed.map_err(|e| format!("cannot empty '{}': {e}", path.display()))?;
+        }
+        let config = state::load_config(&layout)?;
+        let key_path = layout.node_key();
+        let node_secret = crate::keys::read_secret_key(&key_path)?;
+        let state = state::load_state(&layout)?;
+        let seq = state::load_seq(&layout)?;
+        let offcut_path = layout.offcut();
+        let offcut_text = fs::read_to_string(&offcut_path).map_err(|e| format!("cannot read '{}': {e}", offcut_path.display()))?;
+        let offcut = resources::parse_offcut(&offcut_text).map_err(|e| format!("'{}': {e}", offcut_path.display()))?;
+        for record in state.vessels.values() {
+            let path = layout.restrictions(&record.name);
+            let text = fs::read_to_string(&path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+            resources::parse_text(&text).map_err(|e| format!("'{}': {e}", path.display()))?;
+            fs::create_dir_all(layout.vessel_dir(&record.name)).map_err(|e| e.to_string())?;
+        }
+        let repy = if config.repy.is_empty() {
+            std::env::current_exe().map_err(|e| format!("cannot find the running executable: {e}"))?
+        } else {
+            PathBuf::from(&config.repy)
+        };
+        let node = Node {
+            layout,
+            config,
+            node_key: node_secret.public(),
+            repy,
+            state,
+            seq,
+            offcut,
+            running: HashMap::new(),
+            ended: Arc::new(ended),
+            _lock: lock,
+        };
+        node.remove_leftovers();
+        Ok(node)
+    }
+
+    /// Deletes vessel directories, restrictions files and logs that belong to no vessel.
+    pub fn remove_leftovers(&self) {
+        let known = |name: &str| self.state.vessels.contains_key(name);
+        let scan = |dir: PathBuf, owner: &dyn Fn(&str) -> Option<String>| {
+            let Ok(entries) = fs::read_dir(&dir) else { return };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(vessel) = owner(&name) else { continue };
+                if known(&vessel) {
+                    continue;
+                }
+                let path = entry.path();
+                let removed = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+                match removed {
+                    Ok(()) => info!("removed leftover '{}'", path.display()),
+                    Err(e) => warn!("cannot remove leftover '{}': {e}", path.display()),
+                }
+            }
+        };
+        scan(self.layout.vessels_dir(), &|n| Some(n.to_string()));
+        scan(self.layout.resources_dir(), &|n| n.strip_suffix(".restrictions").map(str::to_string));
+        scan(self.layout.logs_dir(), &|n| {
+            n.strip_suffix(".log.old").or_else(|| n.strip_suffix(".log.new")).map(str::to_string)
+        });
+    }
+
+    /// Restarts every vessel recorded as `Started` (a vessel that cannot be started becomes
+    /// `Stale`) and commits. Must run on the thread that executes requests.
+    pub fn resume_started(&mut self) -> Result<(), String> {
+        let started: Vec<String> =
+            self.state.sorted().iter().filter(|r| r.status == Status::Started).map(|r| r.name.clone()).collect();
+        for name in started {
+            let last = self.state.vessels[&name].last_start.clone();
+            let outcome = match &last {
+                Some(last) => {
+                    self.append_log(&name, &format!(
+                        "[node manager] restarting {} {} after a node manager restart\n",
+                        last.program,
+                        last.args.join(" ")
+                    ));
+                    self.spawn(&name, &last.program, &last.args).map_err(|e| e.to_string())
+                }
+                None => Err("no program was recorded".to_string()),
+            };
+            let record = self.state.vessels.get_mut(&name).expect("listed above");
+            match outcome {
+                Ok(pid) => {
+                    record.pid = Some(pid);
+                    info!("restarted vessel {name} (pid {pid})");
+                }
+                Err(e) => {
+                    record.status = Status::Stale;
+                    record.pid = None;
+                    warn!("vessel {name} could not be restarted and is now Stale: {e}");
+                }
+            }
+        }
+        self.commit().map_err(|e| format!("cannot write '{}': {}", self.layout.state().display(), e.message))
+    }
+
+    /// Appends a line to a vessel's log (`.new` file).
+    pub fn append_log(&self, vessel: &str, line: &str) {
+        use std::io::Write;
+        let [_, new] = self.layout.log_files(vessel);
+        let result = fs::OpenOptions::new().create(true).append(true).open(&new).and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(e) = result {
+            warn!("cannot append to '{}': {e}", new.display());
+        }
+    }
+
+    /// Spawns a vessel's program; returns its pid.
+    pub fn spawn(&mut self, vessel: &str, program: &str, args: &[String]) -> std::io::Result<u32> {
+        let launch = Launch {
+            repy: self.repy.clone(),
+            layout: &self.layout,
+            network: &self.config.network,
+            vessel,
+            program,
+            args,
+        };
+        let notify = self.ended.clone();
+        let running = launch.spawn(move |e| notify(e))?;
+        let pid = running.pid;
+        self.running.insert(vessel.to_string(), running);
+        Ok(pid)
+    }
+
+    /// Writes `state.json`.
+    pub fn commit(&self) -> Result<(), NmError> {
+        let data = serde_json::to_vec_pretty(&self.state).map_err(|e| internal("encoding the vessel table", e))?;
+        state::write_atomic(&self.layout.tmp(), &self.layout.state(), &data).map_err(|e| internal("writing state.json", e))
+    }
+
+    /// Step 6 of §3.3: accepts the sequence number and makes it durable.
+    pub fn accept_seq(&mut self, signer: &Signer) -> Result<(), NmError> {
+        if let Err(last) = self.seq.accept(signer.key.as_str(), signer.seq, signer.expires) {
+            return Err(NmError {
+                code: Code::Replay,
+                message: format!(
+                    "sequence number {} of key {} was already used or is too old (highest accepted: {last})",
+                    signer.seq,
+                    signer.key.fingerprint()
+                ),
+                last_seq: Some(last),
+            });
+        }
+        let keep: HashSet<&str> = self
+            .state
+            .vessels
+            .values()
+            .flat_map(|r| std::iter::once(r.owner_key.as_str()).chain(r.user_keys.iter().map(PublicKey::as_str)))
+            .chain(std::iter::once(signer.key.as_str()))
+            .collect();
+        let mut seq = self.seq.clone();
+        seq.prune(&keep, unix_now());
+        let data = serde_json::to_vec(&seq).map_err(|e| internal("encoding seq.json", e))?;
+        state::write_atomic(&self.layout.tmp(), &self.layout.seq(), &data).map_err(|e| internal("writing seq.json", e))?;
+        self.seq = seq;
+        Ok(())
+    }
+
+    /// A watcher reported that a process ended: record its exit unless it was stopped by us.
+    pub fn on_ended(&mut self, ended: Ended) {
+        let Some(running) = self.running.get(&ended.vessel) else { return };
+        if running.pid != ended.pid {
+            return;
+        }
+        let Some(info) = running.try_exit() else { return };
+        self.running.remove(&ended.vessel);
+        let status = info.status(false);
+        self.record_exit(&ended.vessel, &info, status);
+        info!(
+            "vessel {} ended: {} (exit code {:?}, signal {:?}): {}",
+            ended.vessel,
+            status.as_str(),
+            info.code,
+            info.signal,
+            info.reason()
+        );
+        if let Err(e) = self.commit() {
+            error!("cannot record the end of vessel {}: {}", ended.vessel, e.message);
+        }
+    }
+
+    /// Sets the status and `last_exit` of a vessel whose process ended.
+    pub fn record_exit(&mut self, vessel: &str, info: &ExitInfo, status: Status) {
+        if let Some(record) = self.state.vessels.get_mut(vessel) {
+            record.status = status;
+            record.pid = None;
+            record.last_exit = Some(LastExit { code: info.code, signal: info.signal, time: unix_now(), reason: info.reason() });
+        }
+    }
+
+    /// Stops a running vessel (§2.3) and returns the status to record.
+    pub fn stop_process(&mut self, vessel: &str) -> Option<(ExitInfo, Status)> {
+        let running = self.running.remove(vessel)?;
+        let (info, by_itself) = running.stop(Duration::from_secs(self.config.stop_grace_s));
+        Some((info.clone(), info.status(!by_itself)))
+    }
+
+    /// Shutdown (§7): stop every running vessel but keep it recorded as `Started`.
+    pub fn shutdown(&mut self) {
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for name in names {
+            if let Some(running) = self.running.remove(&name) {
+                let (info, by_itself) = running.stop(Duration::from_secs(self.config.stop_grace_s));
+                if by_itself {
+                    let status = info.status(false);
+                    self.record_exit(&name, &info, status);
+                } else if let Some(record) = self.state.vessels.get_mut(&name) {
+                    record.pid = None;
+                }
+                info!("stopped vessel {name} for shutdown");
+            }
+        }
+        if let Err(e) = self.commit() {
+            error!("cannot commit the vessel table at shutdown: {}", e.message);
+        }
+    }
+
+    /// Records a start.
+    pub fn record_start(&mut self, vessel: &str, program: &str, args: &[String], pid: u32) {
+        if let Some(record) = self.state.vessels.get_mut(vessel) {
+            record.status = Status::Started;
+            record.pid = Some(pid);
+            record.last_start = Some(LastStart { program: program.to_string(), args: args.to_vec(), time: unix_now() });
+        }
+    }
+}
+
+/// A sender usable as the `ended` callback.
+pub fn channel_notify<M: Send + 'static>(tx: Sender<M>, wrap: fn(Ended) -> M) -> impl Fn(Ended) + Send + Sync + 'static {
+    move |e| {
+        let _ = tx.send(wrap(e));
+    }
+}
+

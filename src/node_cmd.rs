@@ -1,0 +1,146 @@
+//! `repy node init|run|status|call`: the node manager and a minimal client for it.
+
+use std::path::{Path, PathBuf};
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use clap::Subcommand;
+use repy_nodemanager::{
+    client::{Client, ClientError},
+    init::{self, InitOptions},
+    keys, server,
+};
+use serde_json::{Map, Value};
+
+#[derive(Subcommand)]
+#[command(after_help = "Example, with a node in one terminal and a client in another:
+  repy keygen alice
+  repy node init --dir state --owner alice.publickey --listen 127.0.0.1:1224
+  repy node run --dir state
+  repy node call --key alice --node 127.0.0.1:1224 AddFileToVessel vessel=v1 filename=hello.py data=@hello.py
+  repy node call --key alice --node 127.0.0.1:1224 StartVessel vessel=v1 'args=[\"hello.py\"]'
+  repy node call --key alice --node 127.0.0.1:1224 ReadVesselLog vessel=v1")]
+pub enum Action {
+    /// Create a node's state directory: node key, node.toml and N vessels owned by a key.
+    Init {
+        /// State directory (created; must be empty if it exists).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Public key file of the owner of the initial vessels.
+        #[arg(long, value_name = "KEYFILE.publickey")]
+        owner: PathBuf,
+        /// Address to listen on [127.0.0.1:1224].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Number of vessels sharing the donated resources.
+        #[arg(long, default_value_t = 4)]
+        vessels: u64,
+        /// Donated CPU (fraction of one core) [0.1 x logical CPUs].
+        #[arg(long, value_name = "F")]
+        cpu: Option<String>,
+        /// Donated memory in bytes [10% of physical RAM].
+        #[arg(long, value_name = "BYTES")]
+        memory: Option<u64>,
+        /// Donated disk in bytes [10% of the free space of STATE's file system].
+        #[arg(long, value_name = "BYTES")]
+        disk: Option<u64>,
+        /// Donated port range A-B (messport and connport) [63100-63199].
+        #[arg(long, value_name = "RANGE")]
+        ports: Option<String>,
+    },
+    /// Run the node manager in the foreground (logs to stderr; stop with Ctrl-C or SIGTERM).
+    Run {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Print the vessels of a node, their status and resource use.
+    Status {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Send one request to a node and print its result.
+    ///
+    /// Arguments are NAME=VALUE pairs: VALUE is taken as JSON if it parses (numbers, booleans,
+    /// lists like '["prog.py","arg"]'), else as a string; NAME=@FILE puts the base64 of FILE's
+    /// contents (for AddFileToVessel's `data`). A single argument starting with '{' is the whole
+    /// JSON argument object. ReadVesselLog prints the log text and RetrieveFileFromVessel the file
+    /// contents; other calls print the JSON result.
+    Call {
+        /// Key to sign with: NAME.privatekey (a path prefix). Without it the request is unsigned.
+        #[arg(long, value_name = "NAME")]
+        key: Option<String>,
+        /// The node's address.
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:1224")]
+        node: String,
+        /// Request name, e.g. GetVessels, StartVessel, ReadVesselLog.
+        call: String,
+        /// Arguments: NAME=VALUE..., or one JSON object.
+        args: Vec<String>,
+    },
+}
+
+pub fn run(action: Action) -> u8 {
+    match action {
+        Action::Init { dir, owner, listen, vessels, cpu, memory, disk, ports } => {
+            let opts = InitOptions { dir, owner, listen, vessels, cpu, memory, disk, ports };
+            report(init::init(&opts).map(|summary| println!("{summary}")))
+        }
+        Action::Run { dir } => report(server::run(&dir)),
+        Action::Status { dir } => report(init::status(&dir).map(|text| print!("{text}"))),
+        Action::Call { key, node, call, args } => report(call_node(key.as_deref(), &node, &call, &args)),
+    }
+}
+
+fn report(result: Result<(), String>) -> u8 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("repy: node: {e}");
+            1
+        }
+    }
+}
+
+fn parse_args(args: &[String]) -> Result<Value, String> {
+    if let [single] = args {
+        if single.trim_start().starts_with('{') {
+            return serde_json::from_str(single).map_err(|e| format!("invalid JSON arguments: {e}"));
+        }
+    }
+    let mut map = Map::new();
+    for arg in args {
+        let (name, value) = arg.split_once('=').ok_or_else(|| format!("argument '{arg}' is not NAME=VALUE"))?;
+        let value = if let Some(path) = value.strip_prefix('@') {
+            let data = std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+            Value::String(STANDARD.encode(data))
+        } else {
+            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()))
+        };
+        map.insert(name.to_string(), value);
+    }
+    Ok(Value::Object(map))
+}
+
+fn call_node(key: Option<&str>, node: &str, call: &str, args: &[String]) -> Result<(), String> {
+    let args = parse_args(args)?;
+    let mut client = Client::connect(node).map_err(|e| e.to_string())?;
+    if let Some(name) = key {
+        let path = Path::new(name).with_extension("privatekey");
+        let path = if name.ends_with(".privatekey") { PathBuf::from(name) } else { PathBuf::from(format!("{}", path.display())) };
+        client = client.with_key(keys::read_secret_key(&path)?);
+    }
+    let result = client.call(call, args).map_err(|e| match e {
+        ClientError::Remote(e) => format!("{node} refused {call}: {e}"),
+        other => format!("{node}: {other}"),
+    })?;
+    match call {
+        "ReadVesselLog" => print!("{}", result["log"].as_str().unwrap_or("")),
+        "RetrieveFileFromVessel" => {
+            let data = STANDARD.decode(result["data"].as_str().unwrap_or("")).map_err(|e| format!("bad file data: {e}"))?;
+            use std::io::Write;
+            std::io::stdout().write_all(&data).map_err(|e| e.to_string())?;
+        }
+        "GetVesselResources" | "GetOffcutResources" => print!("{}", result["resources"].as_str().unwrap_or("")),
+        _ => println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default()),
+    }
+    Ok(())
+}
