@@ -236,7 +236,7 @@ resource messport 63110-63119\nresource connport 63149\n";
         assert_eq!(s.value(Resource::Cpu), Micro::parse("0.064666").unwrap());
         assert_eq!(s.value(Resource::Memory), Micro::parse("332333333").unwrap());
         assert_eq!(s.value(Resource::Events), Micro::parse("31").unwrap(), "(100 - 3 * 2) / 3 rounded down");
-        assert_eq!(s.value(Resource::Random), Micro::parse("3333").unwrap());
+        assert_eq!(s.value(Resource::Random), Micro::parse("3333.333333").unwrap());
         assert_eq!(shares[0].ports(Resource::Messport).to_string(), "63100-63132");
         assert_eq!(shares[1].ports(Resource::Connport).to_string(), "63133-63165");
         assert_eq!(shares[2].ports(Resource::Connport).to_string(), "63166-63199");
