@@ -1,0 +1,602 @@
+//! The node manager end to end: `repy keygen`, `repy node init`, `repy node run` on a loopback
+//! port, and every request through the real protocol with the signing client.
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use repy_nodemanager::{
+    client::{Client, ClientError},
+    frame,
+    keys::{self, SecretKey},
+    request::{unix_now, Code},
+};
+use serde_json::{json, Value};
+
+fn repy() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_repy"))
+}
+
+/// Runs `repy ARGS` and returns (success, stdout, stderr).
+fn repy_cli(args: &[&str]) -> (bool, String, String) {
+    let out = repy().args(args).output().expect("repy runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `f` every 50 ms until it returns Some, failing after `limit`.
+fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const LOOP_PROGRAM: &str = "if callfunc == 'initialize':\n    print('running', callargs)\n    while True:\n        sleep(0.05)\n";
+const HELLO_PROGRAM: &str = "if callfunc == 'initialize':\n    print('hello', callargs)\n";
+
+/// A node manager on a loopback port with its state in a temporary directory.
+struct Node {
+    dir: tempfile::TempDir,
+    addr: String,
+    child: Option<Child>,
+}
+
+impl Node {
+    /// keygen `owner`, node init with 4 vessels and fixed resources, node run.
+    fn start(extra_config: &str) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let (ok, _, err) = repy_cli(&["keygen", "owner", "--dir", dir.path().to_str().unwrap()]);
+        assert!(ok, "{err}");
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let state = dir.path().join("state");
+        let owner = dir.path().join("owner.publickey");
+        let (ok, out, err) = repy_cli(&[
+            "node", "init", "--dir", state.to_str().unwrap(), "--owner", owner.to_str().unwrap(), "--listen", &addr,
+            "--vessels", "4", "--cpu", "0.8", "--memory", "2000000000", "--disk", "400000000", "--ports", "63100-63199",
+        ]);
+        assert!(ok, "node init failed: {err}");
+        assert!(out.contains("4 vessels"), "{out}");
+        if !extra_config.is_empty() {
+            let path = state.join("node.toml");
+            // Each `key = value` line replaces the setting written by init.
+            let mut text = std::fs::read_to_string(&path).unwrap();
+            for setting in extra_config.lines() {
+                let key = setting.split('=').next().unwrap().trim();
+                let old = text.lines().find(|l| l.starts_with(&format!("{key} ="))).unwrap().to_string();
+                text = text.replace(&old, setting);
+            }
+            std::fs::write(&path, text).unwrap();
+        }
+        let mut node = Node { dir, addr, child: None };
+        node.run();
+        node
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("node.log")
+    }
+
+    fn run(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
+        let child = repy()
+            .args(["node", "run", "--dir", self.state().to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let addr = self.addr.clone();
+        wait_for("the node manager to listen", Duration::from_secs(30), || {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("node manager exited with {status}: {}", self.log());
+            }
+            TcpStream::connect(&addr).ok()
+        });
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn kill9(&mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    fn terminate(&mut self) {
+        let mut child = self.child.take().unwrap();
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let status = child.wait().unwrap();
+        assert!(status.success(), "node manager exited with {status} after SIGTERM: {}", self.log());
+    }
+
+    fn key(&self, name: &str) -> SecretKey {
+        keys::read_secret_key(&self.dir.path().join(format!("{name}.privatekey"))).unwrap()
+    }
+
+    fn new_key(&self, name: &str) -> SecretKey {
+        keys::write_key_pair(self.dir.path(), name).unwrap();
+        self.key(name)
+    }
+
+    fn client(&self, key: Option<SecretKey>) -> Client {
+        let c = Client::connect(&self.addr).unwrap();
+        match key {
+            Some(k) => c.with_key(k),
+            None => c,
+        }
+    }
+
+    fn owner(&self) -> Client {
+        self.client(Some(self.key("owner")))
+    }
+
+    fn vessel(&self, name: &str) -> Value {
+        let all = self.client(None).call("GetVessels", json!({})).unwrap();
+        all["vessels"].as_array().unwrap().iter().find(|v| v["name"] == name).cloned().unwrap_or(Value::Null)
+    }
+
+    fn wait_status(&self, vessel: &str, status: &str, limit: Duration) -> Value {
+        wait_for(&format!("{vessel} to be {status}"), limit, || {
+            let v = self.vessel(vessel);
+            (v["status"] == status).then_some(v)
+        })
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn code(result: Result<Value, ClientError>) -> Code {
+    match result {
+        Err(ClientError::Remote(e)) => e.code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn refusal(result: Result<Value, ClientError>) -> (Code, String) {
+    match result {
+        Err(ClientError::Remote(e)) => (e.code, e.message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn upload(c: &mut Client, vessel: &str, name: &str, data: &[u8]) -> Result<Value, ClientError> {
+    c.call("AddFileToVessel", json!({"vessel": vessel, "filename": name, "data": STANDARD.encode(data)}))
+}
+
+fn files(c: &mut Client, vessel: &str) -> Vec<String> {
+    let r = c.call("ListFilesInVessel", json!({"vessel": vessel})).unwrap();
+    r["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect()
+}
+
+fn log_of(c: &mut Client, vessel: &str) -> String {
+    c.call("ReadVesselLog", json!({"vessel": vessel})).unwrap()["log"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn every_request_succeeds_for_the_owner_and_users() {
+    let node = Node::start("");
+    let mut owner = node.owner();
+    let owner_key = node.key("owner").public();
+
+    // Public calls, unsigned.
+    let mut public = node.client(None);
+    let all = public.call("GetVessels", json!({})).unwrap();
+    let names: Vec<&str> = all["vessels"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["v1", "v2", "v3", "v4"]);
+    assert_eq!(all["vessels"][0]["owner_key"], owner_key.as_str());
+    assert_eq!(all["vessels"][0]["status"], "Fresh");
+    assert!(all["vessels"][0].get("last_start").is_none());
+    assert_eq!(all["node"]["key"].as_str().unwrap().len(), 44);
+    let res = public.call("GetVesselResources", json!({"vessel": "v2"})).unwrap()["resources"].as_str().unwrap().to_string();
+    assert!(res.starts_with("resource cpu 0.198\nresource memory 499000000\n"), "{res}");
+    assert!(res.contains("resource connport 63125-63149\n"), "{res}");
+    let offcut = public.call("GetOffcutResources", json!({})).unwrap()["resources"].as_str().unwrap().to_string();
+    assert!(offcut.starts_with("resource cpu 0.002\nresource memory 1000000\nresource diskused 100000\n"), "{offcut}");
+
+    // Files.
+    upload(&mut owner, "v1", "hello.py", HELLO_PROGRAM.as_bytes()).unwrap();
+    upload(&mut owner, "v1", "data.txt", b"version 1").unwrap();
+    upload(&mut owner, "v1", "data.txt", b"version 2").unwrap();
+    assert_eq!(files(&mut owner, "v1"), ["data.txt", "hello.py"]);
+    let got = owner.call("RetrieveFileFromVessel", json!({"vessel": "v1", "filename": "data.txt"})).unwrap();
+    assert_eq!(STANDARD.decode(got["data"].as_str().unwrap()).unwrap(), b"version 2");
+    owner.call("DeleteFileInVessel", json!({"vessel": "v1", "filename": "data.txt"})).unwrap();
+    assert_eq!(files(&mut owner, "v1"), ["hello.py"]);
+    // An operator's private file is neither listed nor removed by a reset.
+    std::fs::write(node.state().join("vessels/v1/private_note"), "operator").unwrap();
+    assert_eq!(files(&mut owner, "v1"), ["hello.py"]);
+
+    // A program that ends by itself; its output reaches the log.
+    let r = owner.call("StartVessel", json!({"vessel": "v1", "args": ["hello.py", "a1", "b2"]})).unwrap();
+    assert_eq!(r["status"], "Started");
+    let v = node.wait_status("v1", "Terminated", Duration::from_secs(30));
+    assert_eq!(v["last_exit"]["code"], 0);
+    assert!(log_of(&mut owner, "v1").contains("hello ['a1', 'b2']"));
+
+    // A program that runs until stopped; StartVesselEx with the platform in any case.
+    upload(&mut owner, "v1", "loop.py", LOOP_PROGRAM.as_bytes()).unwrap();
+    owner.call("StartVesselEx", json!({"vessel": "v1", "platform": "RepyV1", "args": ["loop.py"]})).unwrap();
+    let v = node.vessel("v1");
+    assert_eq!(v["status"], "Started");
+    assert!(v["pid"].as_u64().is_some());
+    wait_for("the loop to print", Duration::from_secs(30), || log_of(&mut owner, "v1").contains("running []").then_some(()));
+    let (ok, status_text, _) = repy_cli(&["node", "status", "--dir", node.state().to_str().unwrap()]);
+    assert!(ok);
+    let line = status_text.lines().find(|l| l.starts_with("v1 ")).unwrap().to_string();
+    assert!(line.contains("Started") && line.contains(&owner_key.as_str()[..8]), "{status_text}");
+    let r = owner.call("StopVessel", json!({"vessel": "v1"})).unwrap();
+    assert_eq!(r["status"], "Stopped");
+    assert_eq!(node.vessel("v1")["status"], "Stopped");
+    assert_eq!(node.vessel("v1")["pid"], Value::Null);
+
+    // Reset: files and log gone except private ones, status Fresh.
+    owner.call("ResetVessel", json!({"vessel": "v1"})).unwrap();
+    let v = node.vessel("v1");
+    assert_eq!((v["status"].clone(), v["last_exit"].clone()), (json!("Fresh"), Value::Null));
+    assert!(files(&mut owner, "v1").is_empty());
+    assert_eq!(log_of(&mut owner, "v1"), "");
+    assert!(node.state().join("vessels/v1/private_note").exists());
+
+    // Users may use the vessel but not manage it.
+    let user = node.new_key("user");
+    owner.call("ChangeUsers", json!({"vessel": "v1", "user_keys": [user.public().as_str(), user.public().as_str()]})).unwrap();
+    assert_eq!(node.vessel("v1")["user_keys"], json!([user.public().as_str()]), "duplicates removed");
+    let mut as_user = node.client(Some(user));
+    upload(&mut as_user, "v1", "hello.py", HELLO_PROGRAM.as_bytes()).unwrap();
+    assert_eq!(files(&mut as_user, "v1"), ["hello.py"]);
+    assert_eq!(code(as_user.call("ChangeAdvertise", json!({"vessel": "v1", "advertise": false}))), Code::Forbidden);
+
+    owner.call("ChangeOwnerInformation", json!({"vessel": "v1", "info": "experiment 7"})).unwrap();
+    owner.call("ChangeAdvertise", json!({"vessel": "v1", "advertise": false})).unwrap();
+    let v = node.vessel("v1");
+    assert_eq!((v["owner_info"].clone(), v["advertise"].clone()), (json!("experiment 7"), json!(false)));
+
+    // Split then join gives back the original resources.
+    let before = public.call("GetVesselResources", json!({"vessel": "v3"})).unwrap()["resources"].clone();
+    let r = owner
+        .call("SplitVessel", json!({"vessel": "v3", "resources": "resource cpu 0.05\nresource memory 100000000\nresource diskused 10000000\nresource events 5\nresource messport 63150-63154\nresource connport 63150\n"}))
+        .unwrap();
+    assert_eq!(r["vessels"], json!(["v5", "v6"]));
+    assert_eq!(node.vessel("v3"), Value::Null, "the original is destroyed");
+    let left = public.call("GetVesselResources", json!({"vessel": "v5"})).unwrap()["resources"].as_str().unwrap().to_string();
+    assert!(left.starts_with("resource cpu 0.146\nresource memory 398000000\n"), "{left}");
+    assert!(left.contains("resource messport 63155-63174\n"), "{left}");
+    assert!(!node.state().join("resources/v3.restrictions").exists());
+    let r = owner.call("JoinVessels", json!({"vessel": "v5", "vessel2": "v6"})).unwrap();
+    assert_eq!(r["vessel"], "v7");
+    let joined = public.call("GetVesselResources", json!({"vessel": "v7"})).unwrap()["resources"].clone();
+    assert_eq!(joined, before);
+    assert_eq!(node.vessel("v7")["status"], "Fresh");
+
+    // Ownership moves: owner info reset, advertise on, old owner locked out of owner calls.
+    let new_owner = node.new_key("newowner");
+    owner.call("ChangeOwner", json!({"vessel": "v1", "owner_key": new_owner.public().as_str()})).unwrap();
+    let v = node.vessel("v1");
+    assert_eq!(v["owner_key"], new_owner.public().as_str());
+    assert_eq!((v["owner_info"].clone(), v["advertise"].clone()), (json!(""), json!(true)));
+    assert_eq!(code(owner.call("ChangeAdvertise", json!({"vessel": "v1", "advertise": true}))), Code::Forbidden);
+    let mut as_new = node.client(Some(new_owner));
+    as_new.call("ChangeAdvertise", json!({"vessel": "v1", "advertise": false})).unwrap();
+
+    // Every request was logged with the caller's fingerprint, the call and the result.
+    let log = node.log();
+    assert!(log.contains(&format!("key={} call=SplitVessel vessel=v3 result=ok", &owner_key.as_str()[..8])), "{log}");
+}
+
+#[test]
+fn refusals_name_the_culprit_and_the_node_keeps_serving() {
+    // A signed upload carries the file base64-encoded twice, so a default 12 MiB frame holds a
+    // file of about 7 MiB: a smaller transfer limit keeps the oversize case inside one frame.
+    let node = Node::start("max_file_bytes = 1000000");
+    let mut owner = node.owner();
+    let stranger = node.new_key("stranger");
+    let mut as_stranger = node.client(Some(stranger));
+    let v1 = json!({"vessel": "v1"});
+
+    // Wrong key, user calling an owner call, unsigned non-public call.
+    let (c, m) = refusal(as_stranger.call("ListFilesInVessel", v1.clone()));
+    assert_eq!(c, Code::Forbidden);
+    assert!(m.contains("v1"), "{m}");
+    let user = node.new_key("user2");
+    owner.call("ChangeUsers", json!({"vessel": "v1", "user_keys": [user.public().as_str()]})).unwrap();
+    let mut as_user = node.client(Some(user));
+    assert_eq!(code(as_user.call("SplitVessel", json!({"vessel": "v1", "resources": "resource cpu 0.01\n"}))), Code::Forbidden);
+    assert_eq!(code(node.client(None).call("ListFilesInVessel", v1.clone())), Code::BadSignature);
+
+    // Replay: the same signed request twice; the second is refused and not executed.
+    let seq = owner.next_seq();
+    let req = owner.signed_request("ChangeOwnerInformation", json!({"vessel": "v1", "info": "once"}), seq, unix_now() + 60).unwrap();
+    assert_eq!(owner.roundtrip(&req).unwrap()["ok"], true);
+    owner.call("ChangeOwnerInformation", json!({"vessel": "v1", "info": "later"})).unwrap();
+    let again = owner.roundtrip(&req).unwrap();
+    assert_eq!(again["error"]["code"], "Replay", "{again}");
+    assert!(again["error"]["last_seq"].as_u64().unwrap() > seq);
+    assert_eq!(node.vessel("v1")["owner_info"], "later");
+
+    // Expired and too far in the future.
+    let seq = owner.next_seq();
+    let req = owner.signed_request("ListFilesInVessel", v1.clone(), seq, unix_now() - 10).unwrap();
+    assert_eq!(owner.roundtrip(&req).unwrap()["error"]["code"], "Expired");
+    let seq = owner.next_seq();
+    let req = owner.signed_request("ListFilesInVessel", v1.clone(), seq, unix_now() + 7200).unwrap();
+    assert_eq!(owner.roundtrip(&req).unwrap()["error"]["code"], "Expired");
+
+    // Forged: the stranger's key claims the owner's signed request; an altered inner part.
+    let seq = owner.next_seq();
+    let mut req = owner.signed_request("ListFilesInVessel", v1.clone(), seq, unix_now() + 60).unwrap();
+    let good = req.clone();
+    req["key"] = json!(node.key("stranger").public().as_str());
+    assert_eq!(owner.roundtrip(&req).unwrap()["error"]["code"], "BadSignature");
+    let mut altered = good.clone();
+    let inner = String::from_utf8(STANDARD.decode(good["signed"].as_str().unwrap()).unwrap()).unwrap();
+    altered["signed"] = json!(STANDARD.encode(inner.replace("\"v1\"", "\"v2\"")));
+    assert_eq!(owner.roundtrip(&altered).unwrap()["error"]["code"], "BadSignature");
+    // The genuine request still works: a forged copy consumed nothing.
+    assert_eq!(owner.roundtrip(&good).unwrap()["ok"], true);
+
+    // Addressed to another node.
+    let other = SecretKey::generate();
+    let inner = json!({"call": "ListFilesInVessel", "args": v1, "node": other.public().as_str(), "seq": owner.next_seq(), "expires": unix_now() + 60});
+    let signed = serde_json::to_vec(&inner).unwrap();
+    let owner_secret = node.key("owner");
+    let mut message = b"repy-nodemanager-request-v1\n".to_vec();
+    message.extend_from_slice(&signed);
+    let req = json!({"v": 1, "key": owner_secret.public().as_str(), "signed": STANDARD.encode(&signed), "sig": STANDARD.encode(owner_secret.sign(&message))});
+    assert_eq!(owner.roundtrip(&req).unwrap()["error"]["code"], "WrongNode");
+
+    // Files: oversize, path in the name, reserved names, missing files, quota.
+    let big = vec![b'x'; 1_000_001];
+    let (c, m) = refusal(upload(&mut owner, "v1", "big.bin", &big));
+    assert_eq!(c, Code::FileTooLarge);
+    assert!(m.contains("big.bin"), "{m}");
+    for bad in ["../escape.py", "dir/file.py", ".hidden", "UPPER.py", ""] {
+        assert_eq!(code(upload(&mut owner, "v1", bad, b"x")), Code::BadFilename, "{bad:?}");
+    }
+    assert_eq!(code(upload(&mut owner, "v1", "private_x", b"x")), Code::BadFilename);
+    assert!(!node.state().join("escape.py").exists() && !node.state().join("vessels/escape.py").exists());
+    let (c, m) = refusal(owner.call("RetrieveFileFromVessel", json!({"vessel": "v1", "filename": "nothing.txt"})));
+    assert!(c == Code::NoSuchFile && m.contains("nothing.txt"), "{m}");
+    assert_eq!(code(owner.call("DeleteFileInVessel", json!({"vessel": "v1", "filename": "nothing.txt"}))), Code::NoSuchFile);
+    // A vessel with 3 MB of disk takes two files of 1 MB (+ 4096 each), not three.
+    let r = owner
+        .call("SplitVessel", json!({"vessel": "v4", "resources": "resource cpu 0.01\nresource memory 1000000\nresource diskused 3000000\nresource events 1\n"}))
+        .unwrap();
+    assert_eq!(r["vessels"], json!(["v5", "v6"]));
+    let chunk = vec![b'y'; 1_000_000];
+    upload(&mut owner, "v6", "f0", &chunk).unwrap();
+    upload(&mut owner, "v6", "f1", &chunk).unwrap();
+    upload(&mut owner, "v6", "f1", &chunk).unwrap();
+    let (c, m) = refusal(upload(&mut owner, "v6", "f2", &chunk));
+    assert!(c == Code::DiskQuota && m.contains("f2") && m.contains("3000000"), "{m}");
+    assert_eq!(files(&mut owner, "v6"), ["f0", "f1"]);
+
+    // Arguments and states.
+    let (c, m) = refusal(owner.call("StopVessel", json!({"vessel": "v2"})));
+    assert!(c == Code::InvalidState && m.contains("Fresh"), "{m}");
+    assert_eq!(code(owner.call("StopVessel", json!({"vessel": "v99"}))), Code::NoSuchVessel);
+    let (c, m) = refusal(owner.call("StopVessel", json!({"vessel": "v1", "force": true})));
+    assert!(c == Code::BadArguments && m.contains("force"), "{m}");
+    assert_eq!(code(owner.call("StartVessel", json!({"vessel": "v1", "args": ["has space.py"]}))), Code::BadArguments);
+    assert_eq!(code(owner.call("StartVessel", json!({"vessel": "v1", "args": ["missing.py"]}))), Code::NoSuchFile);
+    assert_eq!(code(owner.call("StartVesselEx", json!({"vessel": "v1", "platform": "python", "args": ["x.py"]}))), Code::UnsupportedPlatform);
+    assert_eq!(code(owner.call("ChangeOwner", json!({"vessel": "v1", "owner_key": "not-a-key"}))), Code::BadKey);
+    assert_eq!(code(owner.call("ChangeOwnerInformation", json!({"vessel": "v1", "info": "x".repeat(257)}))), Code::LimitExceeded);
+    let many: Vec<String> = (0..17).map(|_| SecretKey::generate().public().as_str().to_string()).collect();
+    assert_eq!(code(owner.call("ChangeUsers", json!({"vessel": "v1", "user_keys": many}))), Code::LimitExceeded);
+    let (c, m) = refusal(owner.call("SplitVessel", json!({"vessel": "v2", "resources": "resource cpu 5\nresource memory 1000000\nresource diskused 1000000\nresource events 1\n"})));
+    assert!(c == Code::ResourceMath && m.contains("'cpu'"), "{m}");
+    assert_eq!(code(owner.call("SplitVessel", json!({"vessel": "v2", "resources": "resource cpu abc\n"}))), Code::BadResources);
+    assert_eq!(code(owner.call("JoinVessels", json!({"vessel": "v2", "vessel2": "v2"}))), Code::BadArguments);
+    owner.call("ChangeOwner", json!({"vessel": "v3", "owner_key": node.key("stranger").public().as_str()})).unwrap();
+    assert_eq!(code(owner.call("JoinVessels", json!({"vessel": "v2", "vessel2": "v3"}))), Code::OwnerMismatch);
+    let (c, m) = refusal(owner.call("FormatDisk", json!({})));
+    assert!(c == Code::UnknownCall && m.contains("FormatDisk"), "{m}");
+
+    // Malformed frames close that connection; others are still served.
+    let mut raw = TcpStream::connect(&node.addr).unwrap();
+    raw.write_all(&frame::encode_bytes(b"{not json")).unwrap();
+    let response = read_response(&mut raw);
+    assert_eq!(response["error"]["code"], "BadFrame", "{response}");
+    assert_eq!(raw.read(&mut [0u8; 1]).unwrap(), 0, "the connection is closed after a bad frame");
+    let mut raw = TcpStream::connect(&node.addr).unwrap();
+    raw.write_all(&(64 * 1024 * 1024u32).to_be_bytes()).unwrap();
+    let response = read_response(&mut raw);
+    assert_eq!(response["error"]["code"], "BadFrame");
+    assert!(response["error"]["message"].as_str().unwrap().contains("67108864"), "{response}");
+    let mut raw = TcpStream::connect(&node.addr).unwrap();
+    raw.write_all(&frame::encode(&json!({"v": 1, "id": "x1", "call": "GetVessels", "args": {}, "extra": 1}))).unwrap();
+    let response = read_response(&mut raw);
+    assert_eq!((response["id"].clone(), response["error"]["code"].clone()), (json!("x1"), json!("BadFrame")));
+    // A slow client that sends half a frame does not hold up anyone else.
+    let mut slow = TcpStream::connect(&node.addr).unwrap();
+    slow.write_all(&[0, 0, 0, 100, b'{']).unwrap();
+    assert_eq!(owner.call("ListFilesInVessel", json!({"vessel": "v1"})).unwrap()["files"], json!([]));
+    assert!(node.client(None).call("GetVessels", json!({})).is_ok());
+    drop(slow);
+}
+
+fn read_response(stream: &mut TcpStream) -> Value {
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let body = frame::read_frame_blocking(stream, 1 << 20).unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+#[test]
+fn a_memory_hog_is_terminated_while_another_vessel_keeps_running() {
+    let node = Node::start("");
+    let mut owner = node.owner();
+    upload(&mut owner, "v1", "loop.py", LOOP_PROGRAM.as_bytes()).unwrap();
+    upload(&mut owner, "v2", "hog.py", b"x = 'a' * 10**10\nprint('allocated')\n").unwrap();
+    owner.call("StartVessel", json!({"vessel": "v1", "args": ["loop.py"]})).unwrap();
+    owner.call("StartVessel", json!({"vessel": "v2", "args": ["hog.py"]})).unwrap();
+    let hog = node.wait_status("v2", "Terminated", Duration::from_secs(40));
+    assert_eq!(hog["last_exit"]["code"], 4, "{hog}");
+    let reason = hog["last_exit"]["reason"].as_str().unwrap();
+    assert!(reason.contains("memory"), "{reason}");
+    assert!(!log_of(&mut owner, "v2").contains("allocated"));
+    let runner = node.vessel("v1");
+    assert_eq!(runner["status"], "Started");
+    let pid = runner["pid"].as_u64().unwrap() as i32;
+    // SAFETY: probing a process for existence.
+    assert_eq!(unsafe { libc::kill(pid, 0) }, 0, "the other vessel's process is alive");
+    assert_eq!(owner.call("StopVessel", json!({"vessel": "v1"})).unwrap()["status"], "Stopped");
+}
+
+#[test]
+fn sigkill_during_a_burst_loses_nothing_and_restarts_started_vessels() {
+    let mut node = Node::start("");
+    let mut owner = node.owner();
+    let user = node.new_key("user");
+    owner.call("ChangeUsers", json!({"vessel": "v2", "user_keys": [user.public().as_str()]})).unwrap();
+    owner.call("ChangeOwnerInformation", json!({"vessel": "v2", "info": "kept"})).unwrap();
+    owner.call("ChangeAdvertise", json!({"vessel": "v2", "advertise": false})).unwrap();
+    owner.call("SplitVessel", json!({"vessel": "v4", "resources": "resource cpu 0.01\nresource memory 1000000\nresource diskused 1000000\nresource events 1\n"})).unwrap();
+    upload(&mut owner, "v1", "loop.py", LOOP_PROGRAM.as_bytes()).unwrap();
+    owner.call("StartVessel", json!({"vessel": "v1", "args": ["loop.py", "again"]})).unwrap();
+    let old_pid = node.vessel("v1")["pid"].as_u64().unwrap();
+    let replayable = {
+        let seq = owner.next_seq();
+        let req = owner.signed_request("ListFilesInVessel", json!({"vessel": "v1"}), seq, unix_now() + 600).unwrap();
+        assert_eq!(owner.roundtrip(&req).unwrap()["ok"], true);
+        req
+    };
+
+    // A burst of uploads from another thread; the node manager is killed in the middle.
+    let addr = node.addr.clone();
+    let burst_key = node.key("owner");
+    let burst = std::thread::spawn(move || {
+        let mut c = Client::connect(&addr).unwrap().with_key(burst_key);
+        let mut acknowledged = Vec::new();
+        for i in 0..100_000 {
+            let data = format!("file number {i}\n").repeat(50);
+            match upload(&mut c, "v3", &format!("f{i}"), data.as_bytes()) {
+                Ok(_) => acknowledged.push(i),
+                Err(_) => break,
+            }
+        }
+        acknowledged
+    });
+    wait_for("some uploads", Duration::from_secs(30), || {
+        (std::fs::read_dir(node.state().join("vessels/v3")).unwrap().count() >= 20).then_some(())
+    });
+    node.kill9();
+    let acknowledged = burst.join().unwrap();
+    assert!(acknowledged.len() >= 20, "{}", acknowledged.len());
+    // PR_SET_PDEATHSIG: the vessel died with its node manager.
+    wait_for("the old vessel process to end", Duration::from_secs(10), || {
+        // SAFETY: probing a process id.
+        (unsafe { libc::kill(old_pid as i32, 0) } != 0).then_some(())
+    });
+
+    node.run();
+    let mut owner = node.owner();
+    let present = files(&mut owner, "v3");
+    for i in &acknowledged {
+        assert!(present.contains(&format!("f{i}")), "acknowledged file f{i} lost");
+    }
+    for name in &present {
+        let got = owner.call("RetrieveFileFromVessel", json!({"vessel": "v3", "filename": name})).unwrap();
+        let data = STANDARD.decode(got["data"].as_str().unwrap()).unwrap();
+        let i: usize = name[1..].parse().unwrap();
+        assert_eq!(data, format!("file number {i}\n").repeat(50).into_bytes(), "{name} is whole");
+    }
+    let v2 = node.vessel("v2");
+    assert_eq!(v2["user_keys"], json!([user.public().as_str()]));
+    assert_eq!((v2["owner_info"].clone(), v2["advertise"].clone()), (json!("kept"), json!(false)));
+    assert_eq!(node.vessel("v4"), Value::Null);
+    assert_eq!(node.vessel("v6")["status"], "Fresh");
+    let v1 = node.wait_status("v1", "Started", Duration::from_secs(10));
+    let new_pid = v1["pid"].as_u64().unwrap();
+    assert_ne!(new_pid, old_pid);
+    wait_for("the restarted program to print", Duration::from_secs(30), || {
+        let log = log_of(&mut owner, "v1");
+        (log.matches("running ['again']").count() == 2).then_some(())
+    });
+    assert!(log_of(&mut owner, "v1").contains("restarting loop.py again"));
+    // Sequence numbers survived: the old request is still a replay.
+    assert_eq!(owner.roundtrip(&replayable).unwrap()["error"]["code"], "Replay");
+    // The state is readable by status, and a graceful stop keeps the vessel Started for next time.
+    node.terminate();
+    let (ok, text, _) = repy_cli(&["node", "status", "--dir", node.state().to_str().unwrap()]);
+    assert!(ok && text.lines().any(|l| l.starts_with("v1 ") && l.contains("Started")), "{text}");
+    // SAFETY: probing a process id.
+    assert_ne!(unsafe { libc::kill(new_pid as i32, 0) }, 0, "shutdown stopped the vessel");
+    node.run();
+    node.wait_status("v1", "Started", Duration::from_secs(10));
+}
+
+#[test]
+fn cli_errors_name_the_culprit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(repy_cli(&["keygen", "k", "--dir", d]).0);
+    let (ok, _, err) = repy_cli(&["keygen", "k", "--dir", d]);
+    assert!(!ok && err.contains("k.publickey") && err.contains("already exists"), "{err}");
+    std::fs::write(dir.path().join("bad.publickey"), "nonsense\n").unwrap();
+    let state = dir.path().join("st");
+    let (ok, _, err) = repy_cli(&["node", "init", "--dir", state.to_str().unwrap(), "--owner", &format!("{d}/bad.publickey")]);
+    assert!(!ok && err.contains("bad.publickey") && err.contains("nonsense"), "{err}");
+    let (ok, _, err) = repy_cli(&["node", "init", "--dir", state.to_str().unwrap(), "--owner", &format!("{d}/k.publickey"), "--ports", "9-3"]);
+    assert!(!ok && err.contains("--ports '9-3'"), "{err}");
+    let (ok, _, err) = repy_cli(&["node", "init", "--dir", state.to_str().unwrap(), "--owner", &format!("{d}/k.publickey"), "--vessels", "200", "--cpu", "0.1", "--memory", "1000000000", "--disk", "1000000000"]);
+    assert!(!ok && err.contains("cpu"), "{err}");
+    let args = ["node", "init", "--dir", state.to_str().unwrap(), "--owner", &format!("{d}/k.publickey"), "--memory", "1000000000", "--disk", "1000000000"];
+    assert!(repy_cli(&args).0);
+    let (ok, _, err) = repy_cli(&args);
+    assert!(!ok && err.contains("not empty"), "{err}");
+    // A broken configuration or a missing table refuses to start, naming the file.
+    let toml = state.join("node.toml");
+    std::fs::write(&toml, std::fs::read_to_string(&toml).unwrap() + "colour = \"blue\"\n").unwrap();
+    let (ok, _, err) = repy_cli(&["node", "run", "--dir", state.to_str().unwrap()]);
+    assert!(!ok && err.contains("node.toml") && err.contains("colour"), "{err}");
+    let (ok, _, err) = repy_cli(&["node", "run", "--dir", &format!("{d}/nowhere")]);
+    assert!(!ok && err.contains("nowhere"), "{err}");
+    let (ok, out, _) = repy_cli(&["node", "--help"]);
+    assert!(ok && out.contains("call") && out.contains("ReadVesselLog"), "{out}");
+}
+
+/// Not a user-visible path, only a check that the file layout of §7 exists after init.
+#[test]
+fn init_creates_the_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(repy_cli(&["keygen", "k", "--dir", d]).0);
+    let state = dir.path().join("st");
+    assert!(repy_cli(&["node", "init", "--dir", state.to_str().unwrap(), "--owner", &format!("{d}/k.publickey"), "--vessels", "2", "--memory", "1000000000", "--disk", "1000000000"]).0);
+    for f in ["node.toml", "node.key", "state.json", "seq.json", "offcut.restrictions", "resources/v1.restrictions", "resources/v2.restrictions", "vessels/v1", "logs", "tmp"] {
+        assert!(Path::new(&state.join(f)).exists(), "{f} missing");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(state.join("node.key")).unwrap().permissions().mode() & 0o777, 0o600);
+    let (ok, text, _) = repy_cli(&["node", "status", "--dir", state.to_str().unwrap()]);
+    assert!(ok && text.lines().filter(|l| l.contains("Fresh")).count() == 2, "{text}");
+}
