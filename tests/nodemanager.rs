@@ -600,3 +600,41 @@ fn init_creates_the_layout() {
     let (ok, text, _) = repy_cli(&["node", "status", "--dir", state.to_str().unwrap()]);
     assert!(ok && text.lines().filter(|l| l.contains("Fresh")).count() == 2, "{text}");
 }
+
+#[test]
+fn connection_limit_rate_limit_and_idle_timeout() {
+    let node = Node::start("max_connections = 2\nidle_timeout_s = 1\nmax_requests_per_s = 5");
+    // Two connections are served; a third gets Busy and is closed.
+    let mut a = node.client(None);
+    let mut b = node.client(None);
+    a.call("GetVessels", json!({})).unwrap();
+    b.call("GetVessels", json!({})).unwrap();
+    let mut third = TcpStream::connect(&node.addr).unwrap();
+    let response = read_response(&mut third);
+    assert_eq!(response["error"]["code"], "Busy", "{response}");
+    assert!(response["error"]["message"].as_str().unwrap().contains("at most 2"), "{response}");
+    assert_eq!(third.read(&mut [0u8; 1]).unwrap(), 0);
+
+    drop(a);
+    drop(b);
+
+    // More than 5 requests in a burst from one address: the excess gets Busy, and after a
+    // pause requests are served again.
+    let mut c = wait_for("a free connection slot", Duration::from_secs(10), || {
+        let mut c = Client::connect(&node.addr).ok()?;
+        c.call("GetOffcutResources", json!({})).ok().map(|_| c)
+    });
+    let refused = (0..30).filter(|_| c.call("GetOffcutResources", json!({})).err().and_then(|e| e.code()) == Some(Code::Busy)).count();
+    assert!(refused >= 10, "only {refused} of 30 requests were refused");
+    std::thread::sleep(Duration::from_millis(1200));
+    // (`c` itself was idle for a second and has been closed.)
+    assert!(c.call("GetOffcutResources", json!({})).is_err());
+    node.client(None).call("GetOffcutResources", json!({})).unwrap();
+    // The idle timeout closes a silent connection.
+    let mut silent = TcpStream::connect(&node.addr).unwrap();
+    silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let start = Instant::now();
+    let n = silent.read(&mut [0u8; 16]).unwrap_or(0);
+    assert_eq!(n, 0, "an idle connection is closed without a response");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}

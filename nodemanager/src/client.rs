@@ -98,7 +98,15 @@ impl Client {
 
     /// Sends one request object and returns the response object.
     pub fn roundtrip(&mut self, request: &Value) -> Result<Value, ClientError> {
-        self.send_bytes(&frame::encode(request))
+        let bytes = frame::encode(request);
+        if bytes.len() - 4 > DEFAULT_MAX_FRAME_BYTES {
+            return Err(ClientError::Io(format!(
+                "request of {} bytes is over the frame limit of {DEFAULT_MAX_FRAME_BYTES} bytes (a file sent in a signed request \
+                 grows by about 16/9 when encoded)",
+                bytes.len() - 4
+            )));
+        }
+        self.send_bytes(&bytes)
     }
 
     /// The node's key (asked once with an unsigned GetVessels).

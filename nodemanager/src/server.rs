@@ -241,6 +241,10 @@ async fn serve_connection(mut stream: TcpStream, peer: IpAddr, shared: &Shared) 
 }
 
 async fn handle(object: serde_json::Map<String, Value>, peer: IpAddr, shared: &Shared) -> Option<Result<Outcome, NmError>> {
+    if shared.limiter.check_key(&peer).is_err() {
+        info!("{peer} result=Busy (rate limit)");
+        return Some(Err(NmError::new(Code::Busy, format!("too many requests from {peer}; slow down"))));
+    }
     let checked = request::parse_envelope(&object)
         .and_then(|envelope| request::check(envelope, &shared.node_key, unix_now(), shared.max_expiry_s));
     let checked = match checked {
@@ -251,10 +255,6 @@ async fn handle(object: serde_json::Map<String, Value>, peer: IpAddr, shared: &S
             return Some(Err(e));
         }
     };
-    if shared.limiter.check_key(&peer).is_err() {
-        info!("{peer} call={} result=Busy (rate limit)", checked.call);
-        return Some(Err(NmError::new(Code::Busy, format!("too many requests from {peer}; slow down"))));
-    }
     let (reply, wait) = oneshot::channel();
     shared.executor.send(Msg::Request { checked, peer, reply }).ok()?;
     wait.await.ok()
