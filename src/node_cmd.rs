@@ -1,6 +1,6 @@
 //! `repy node init|run|status|call`: the node manager and a minimal client for it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use clap::Subcommand;
@@ -76,6 +76,22 @@ pub enum Action {
         /// Arguments: NAME=VALUE..., or one JSON object.
         args: Vec<String>,
     },
+    /// Measure a running node: signed GetVessels per second, and the time to start every
+    /// vessel the key owns with a small looping program (stopped afterwards).
+    Bench {
+        /// Owner key (NAME.privatekey) for the start measurement.
+        #[arg(long, value_name = "NAME")]
+        key: String,
+        /// Nodes (repeatable): requests go to the first, vessels are started on all.
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:1224")]
+        node: Vec<String>,
+        /// Parallel connections for the request rate.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Requests per connection.
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+    },
 }
 
 pub fn run(action: Action) -> u8 {
@@ -87,6 +103,7 @@ pub fn run(action: Action) -> u8 {
         Action::Run { dir } => report(server::run(&dir)),
         Action::Status { dir } => report(init::status(&dir).map(|text| print!("{text}"))),
         Action::Call { key, node, call, args } => report(call_node(key.as_deref(), &node, &call, &args)),
+        Action::Bench { key, node, connections, requests } => report(bench(&key, &node, connections, requests)),
     }
 }
 
@@ -120,13 +137,41 @@ fn parse_args(args: &[String]) -> Result<Value, String> {
     Ok(Value::Object(map))
 }
 
+fn key_path(name: &str) -> PathBuf {
+    if name.ends_with(".privatekey") {
+        PathBuf::from(name)
+    } else {
+        PathBuf::from(format!("{name}.privatekey"))
+    }
+}
+
+const BENCH_PROGRAM: &[u8] = b"if callfunc == 'initialize':\n    while True:\n        sleep(0.5)\n";
+
+fn bench(key: &str, nodes: &[String], connections: usize, requests: usize) -> Result<(), String> {
+    use repy_nodemanager::bench;
+    let path = key_path(key);
+    keys::read_secret_key(&path)?;
+    let rate = bench::requests_per_second(&nodes[0], connections.max(1), requests)?;
+    println!("signed GetVessels: {rate:.0} requests/s ({connections} connections x {requests} requests)");
+    let (mut count, mut elapsed) = (0, std::time::Duration::ZERO);
+    for node in nodes {
+        let (n, t) = bench::start_all(node, keys::read_secret_key(&path)?, BENCH_PROGRAM)?;
+        count += n;
+        elapsed += t;
+    }
+    println!(
+        "started {count} vessels in {:.3} s ({:.1} ms per StartVessel)",
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1000.0 / count as f64
+    );
+    Ok(())
+}
+
 fn call_node(key: Option<&str>, node: &str, call: &str, args: &[String]) -> Result<(), String> {
     let args = parse_args(args)?;
     let mut client = Client::connect(node).map_err(|e| e.to_string())?;
     if let Some(name) = key {
-        let path = Path::new(name).with_extension("privatekey");
-        let path = if name.ends_with(".privatekey") { PathBuf::from(name) } else { PathBuf::from(format!("{}", path.display())) };
-        client = client.with_key(keys::read_secret_key(&path)?);
+        client = client.with_key(keys::read_secret_key(&key_path(name))?);
     }
     let result = client.call(call, args).map_err(|e| match e {
         ClientError::Remote(e) => format!("{node} refused {call}: {e}"),

@@ -8,6 +8,7 @@
 //! [`calls`] (the requests), [`server`] (TCP, limits), [`client`] (signing client),
 //! [`init`] (`repy node init` / `status`).
 
+pub mod bench;
 pub mod calls;
 pub mod client;
 pub mod frame;

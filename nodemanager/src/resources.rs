@@ -35,7 +35,10 @@ pub fn parse_offcut(text: &str) -> Result<Restrictions, String> {
 
 /// Whether `r` is a valid vessel on its own (the parser's minimums applied to its canonical text).
 pub fn check_vessel(r: &Restrictions) -> Result<(), String> {
-    parse_text(&r.to_canonical_text()).map(|_| ())
+    // Line numbers of the generated text mean nothing to the user: keep only the reasons.
+    parse(&r.to_canonical_text())
+        .map(|_| ())
+        .map_err(|errors| errors.iter().map(|e| e.reason.clone()).collect::<Vec<_>>().join("; "))
 }
 
 fn shortfall(res: Resource, have: Micro, need: Micro) -> NmError {
@@ -147,7 +150,7 @@ pub fn initial_shares(d: &Donation, n: u64, offcut: &Restrictions) -> Result<Vec
         }
         share.set_value(res, Micro::from_micros(each));
     }
-    check_vessel(&share).map_err(|e| format!("a share of {n} vessels is not a valid vessel: {e}"))?;
+    check_vessel(&share).map_err(|e| format!("{n} vessels would each get an invalid share: {e}"))?;
     let (a, b) = d.ports;
     if a > b || a == 0 {
         return Err(format!("invalid port range {a}-{b}"));
