@@ -638,3 +638,30 @@ fn connection_limit_rate_limit_and_idle_timeout() {
     assert_eq!(n, 0, "an idle connection is closed without a response");
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn a_vessel_that_cannot_be_restarted_becomes_stale() {
+    let mut node = Node::start("");
+    let mut owner = node.owner();
+    upload(&mut owner, "v1", "loop.py", LOOP_PROGRAM.as_bytes()).unwrap();
+    owner.call("StartVessel", json!({"vessel": "v1", "args": ["loop.py"]})).unwrap();
+    node.kill9();
+    // The configured binary is gone at the next start.
+    let path = node.state().join("node.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace("repy = \"\"", "repy = \"/nonexistent/repy\"");
+    std::fs::write(&path, text).unwrap();
+    node.run();
+    let v = node.vessel("v1");
+    assert_eq!((v["status"].clone(), v["pid"].clone()), (json!("Stale"), Value::Null));
+    assert!(node.log().contains("v1 could not be restarted"), "{}", node.log());
+    // Starting it again reports the failure without details, which go to the log.
+    let mut owner = node.owner();
+    let (c, m) = refusal(owner.call("StartVessel", json!({"vessel": "v1", "args": ["loop.py"]})));
+    assert_eq!(c, Code::Internal);
+    assert!(!m.contains("nonexistent"), "{m}");
+    assert!(node.log().contains("/nonexistent/repy"));
+    assert_eq!(node.vessel("v1")["status"], "Stale");
+    // A second node manager on the same state directory is refused while this one runs.
+    let (ok, _, err) = repy_cli(&["node", "run", "--dir", node.state().to_str().unwrap()]);
+    assert!(!ok && err.contains("in use"), "{err}");
+}

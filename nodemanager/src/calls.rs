@@ -485,7 +485,10 @@ impl Node {
         if !self.layout.vessel_dir(vessel).join(program).is_file() {
             return err(Code::NoSuchFile, format!("vessel {vessel} has no file '{program}' to run"));
         }
-        let pid = self.spawn(vessel, program, &args[1..]).map_err(|e| internal(&format!("starting {}", self.repy.display()), e))?;
+        let pid = self.spawn(vessel, program, &args[1..]).map_err(|e| {
+            tracing::error!("cannot start '{}' for vessel {vessel}: {e}", self.repy.display());
+            internal(&format!("starting vessel {vessel}"), e)
+        })?;
         self.record_start(vessel, program, &args[1..], pid);
         self.commit()?;
         Ok((json!({"status": "Started"}), None))

@@ -81,8 +81,12 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     let rest = async {
         reader.read_exact(&mut header[1..]).await?;
         let length = check_length(header, limit)?;
-        let mut body = vec![0u8; length];
-        reader.read_exact(&mut body).await?;
+        // Grow the buffer as bytes arrive rather than trusting the announced length.
+        let mut body = Vec::with_capacity(length.min(64 * 1024));
+        (&mut *reader).take(length as u64).read_to_end(&mut body).await?;
+        if body.len() < length {
+            return Err(FrameError::Truncated);
+        }
         Ok(body)
     };
     match tokio::time::timeout(complete, rest).await {

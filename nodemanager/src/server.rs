@@ -154,9 +154,15 @@ async fn shutdown_signal() {
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let stop = shutdown_signal();
     tokio::pin!(stop);
+    let mut housekeeping = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = &mut stop => return,
+            _ = housekeeping.tick() => {
+                // Forget rate-limit state of addresses that have been quiet.
+                shared.limiter.retain_recent();
+                shared.limiter.shrink_to_fit();
+            }
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
                     Ok(pair) => pair,
