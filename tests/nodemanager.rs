@@ -253,6 +253,8 @@ fn every_request_succeeds_for_the_owner_and_users() {
     assert!(ok);
     let line = status_text.lines().find(|l| l.starts_with("v1 ")).unwrap().to_string();
     assert!(line.contains("Started") && line.contains(&owner_key.as_str()[..8]), "{status_text}");
+    let resident: u64 = line.split_whitespace().last().unwrap().parse().unwrap_or(0);
+    assert!(resident > 1_000_000, "resident memory of the running vessel: {status_text}");
     let r = owner.call("StopVessel", json!({"vessel": "v1"})).unwrap();
     assert_eq!(r["status"], "Stopped");
     assert_eq!(node.vessel("v1")["status"], "Stopped");

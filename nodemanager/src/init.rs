@@ -128,29 +128,43 @@ pub fn init(opts: &InitOptions) -> Result<String, String> {
     ))
 }
 
-/// CPU seconds and resident bytes of the processes in process group `pgid` (Linux `/proc`).
-fn group_usage(pgid: u32) -> Option<(f64, u64)> {
+/// CPU seconds and resident bytes of process `root` and all its descendants (Linux `/proc`):
+/// `repy run` is a supervisor whose worker runs the program.
+fn tree_usage(root: u32) -> Option<(f64, u64)> {
     // SAFETY: sysconf has no preconditions.
     let (ticks, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
     if ticks <= 0 || page <= 0 {
         return None;
     }
-    let mut found = false;
-    let (mut cpu, mut rss) = (0u64, 0u64);
+    // (pid, parent, cpu ticks, resident pages) of every process.
+    let mut procs = Vec::new();
     for entry in fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
         let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else { continue };
         // Fields after the command name, which is in parentheses and may contain spaces.
         let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        // fields[0] is field 3 (state): pgrp = 5, utime = 14, stime = 15, rss = 24.
-        if fields.len() < 22 || fields[2].parse::<u32>().ok() != Some(pgid) {
+        // fields[0] is field 3 (state): ppid = 4, utime = 14, stime = 15, rss = 24.
+        if fields.len() < 22 {
             continue;
         }
-        found = true;
-        cpu += fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
-        rss += fields[21].parse::<u64>().unwrap_or(0);
+        let num = |i: usize| fields[i].parse::<u64>().unwrap_or(0);
+        procs.push((pid, num(1) as u32, num(11) + num(12), num(21)));
     }
-    found.then(|| (cpu as f64 / ticks as f64, rss * page as u64))
+    let mut members = vec![root];
+    let mut i = 0;
+    while i < members.len() {
+        let parent = members[i];
+        members.extend(procs.iter().filter(|p| p.1 == parent).map(|p| p.0));
+        i += 1;
+    }
+    let mine: Vec<_> = procs.iter().filter(|p| members.contains(&p.0)).collect();
+    if mine.is_empty() {
+        return None;
+    }
+    let cpu: u64 = mine.iter().map(|p| p.2).sum();
+    let rss: u64 = mine.iter().map(|p| p.3).sum();
+    Some((cpu as f64 / ticks as f64, rss * page as u64))
 }
 
 /// The lines printed by `repy node status`.
@@ -168,7 +182,7 @@ pub fn status(dir: &Path) -> Result<String, String> {
             .and_then(|t| resources::parse_text(&t).ok())
             .map(|r| r.value(Resource::Diskused).whole_units().to_string())
             .unwrap_or_else(|| "?".into());
-        let (cpu, mem) = match (record.status, record.pid.and_then(group_usage)) {
+        let (cpu, mem) = match (record.status, record.pid.and_then(tree_usage)) {
             (Status::Started, Some((cpu, rss))) => (format!("{cpu:.2}"), format!("{rss}")),
             (Status::Started, None) => ("-".into(), "(no process)".into()),
             _ => ("-".into(), "-".into()),

@@ -7,7 +7,10 @@ use std::{
     os::unix::process::{CommandExt, ExitStatusExt},
     path::PathBuf,
     process::{Command, Stdio},
-    sync::mpsc::{self, Receiver, RecvTimeoutError},
+    sync::{
+        mpsc::{self, Receiver, RecvTimeoutError},
+        Arc, Mutex,
+    },
     time::Duration,
 };
 
@@ -130,22 +133,32 @@ impl Launch<'_> {
         let mut stderr = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = mpsc::channel();
         let vessel = self.vessel.to_string();
-        std::thread::Builder::new().name(format!("watch-{vessel}")).spawn(move || {
-            let mut tail: Vec<u8> = Vec::new();
+        // One thread keeps the stderr tail; another reaps the process. The reaper does not wait
+        // for the end of stderr beyond a moment, in case a descendant keeps the pipe open.
+        let tail = Arc::new(Mutex::new(Vec::new()));
+        let (eof_tx, eof_rx) = mpsc::channel::<()>();
+        let reader_tail = tail.clone();
+        std::thread::Builder::new().name(format!("stderr-{vessel}")).spawn(move || {
             let mut buf = [0u8; 8192];
-            loop {
-                match stderr.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        tail.extend_from_slice(&buf[..n]);
-                        if tail.len() > STDERR_TAIL {
-                            tail.drain(..tail.len() - STDERR_TAIL);
-                        }
-                    }
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut tail = reader_tail.lock().unwrap_or_else(|p| p.into_inner());
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > STDERR_TAIL {
+                    let excess = tail.len() - STDERR_TAIL;
+                    tail.drain(..excess);
                 }
             }
-            let info = match child.wait() {
-                Ok(status) => ExitInfo { code: status.code(), signal: status.signal(), stderr_tail: tail },
+            drop(eof_tx);
+        })?;
+        std::thread::Builder::new().name(format!("reap-{vessel}")).spawn(move || {
+            let status = child.wait();
+            let _ = eof_rx.recv_timeout(Duration::from_secs(2));
+            let stderr_tail = tail.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let info = match status {
+                Ok(status) => ExitInfo { code: status.code(), signal: status.signal(), stderr_tail },
                 Err(e) => ExitInfo { code: None, signal: None, stderr_tail: format!("wait failed: {e}").into_bytes() },
             };
             let _ = tx.send(info);
@@ -179,9 +192,6 @@ impl Running {
             }
             Err(RecvTimeoutError::Disconnected) => lost(),
         };
-        // Grandchildren that outlived the leader.
-        // SAFETY: as above.
-        unsafe { libc::kill(group, libc::SIGKILL) };
         (info, false)
     }
 }
