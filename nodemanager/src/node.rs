@@ -290,3 +290,94 @@ pub fn channel_notify<M: Send + 'static>(tx: Sender<M>, wrap: fn(Ended) -> M) ->
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        init::{init, InitOptions},
+        keys::write_key_pair,
+        request::{Checked, Signer},
+    };
+    use serde_json::json;
+
+    fn new_state(dir: &Path) -> (PathBuf, crate::keys::SecretKey) {
+        write_key_pair(dir, "owner").unwrap();
+        let state = dir.join("state");
+        init(&InitOptions {
+            dir: state.clone(),
+            owner: dir.join("owner.publickey"),
+            listen: None,
+            vessels: 2,
+            cpu: Some("0.5".into()),
+            memory: Some(1_000_000_000),
+            disk: Some(100_000_000),
+            ports: None,
+        })
+        .unwrap();
+        (state, crate::keys::read_secret_key(&dir.join("owner.privatekey")).unwrap())
+    }
+
+    fn signed(key: &crate::keys::SecretKey, seq: u64, call: &str, args: serde_json::Value) -> Checked {
+        Checked {
+            call: call.into(),
+            args: args.as_object().unwrap().clone(),
+            signer: Some(Signer { key: key.public(), seq, expires: unix_now() + 60 }),
+        }
+    }
+
+    #[test]
+    fn start_up_removes_leftovers_and_refuses_missing_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, _) = new_state(dir.path());
+        let layout = Layout::new(&state);
+        fs::create_dir(layout.vessel_dir("v9")).unwrap();
+        fs::write(layout.restrictions("v9"), "resource cpu 1\n").unwrap();
+        fs::write(layout.logs_dir().join("v9.log.new"), "old").unwrap();
+        fs::write(layout.logs_dir().join("v1.log.new"), "kept").unwrap();
+        fs::write(layout.tmp().join("half-written"), "x").unwrap();
+        let node = Node::open(&state, |_| {}).unwrap();
+        assert!(!layout.vessel_dir("v9").exists());
+        assert!(!layout.restrictions("v9").exists());
+        assert!(!layout.logs_dir().join("v9.log.new").exists());
+        assert!(layout.logs_dir().join("v1.log.new").exists());
+        assert_eq!(fs::read_dir(layout.tmp()).unwrap().count(), 0);
+        assert!(Node::open(&state, |_| {}).err().unwrap().contains("in use"), "the lock is held");
+        drop(node);
+        fs::remove_file(layout.seq()).unwrap();
+        let e = Node::open(&state, |_| {}).err().unwrap();
+        assert!(e.contains("seq.json"), "{e}");
+    }
+
+    #[test]
+    fn sequence_numbers_are_durable_before_the_call_runs_and_split_commits_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, owner) = new_state(dir.path());
+        let mut node = Node::open(&state, |_| {}).unwrap();
+        // An unknown call still consumes its sequence number, on disk.
+        let e = node.handle(signed(&owner, 100, "Nothing", json!({}))).unwrap_err();
+        assert_eq!(e.code, Code::UnknownCall);
+        assert!(state::load_seq(&node.layout).unwrap().keys[owner.public().as_str()].last_seq == 100);
+        assert_eq!(node.handle(signed(&owner, 100, "GetVessels", json!({}))).unwrap_err().code, Code::Replay);
+
+        let proposed = "resource cpu 0.1\nresource memory 1000000\nresource diskused 1000000\nresource events 1\n";
+        let (result, _) = node.handle(signed(&owner, 101, "SplitVessel", json!({"vessel": "v1", "resources": proposed}))).unwrap();
+        assert_eq!(result["vessels"], json!(["v3", "v4"]));
+        let on_disk = state::load_state(&node.layout).unwrap();
+        assert_eq!(on_disk.next_vessel, 5);
+        assert_eq!(on_disk.vessels.keys().collect::<Vec<_>>(), ["v2", "v3", "v4"]);
+        assert!(!node.layout.restrictions("v1").exists() && node.layout.restrictions("v4").exists());
+        // A failed split changes nothing, on disk or in memory.
+        let before = node.state.clone();
+        let e = node
+            .handle(signed(&owner, 102, "SplitVessel", json!({"vessel": "v4", "resources": proposed.replace("0.1", "0.2")})))
+            .unwrap_err();
+        assert_eq!(e.code, Code::ResourceMath);
+        assert_eq!(node.state, before);
+        assert_eq!(state::load_state(&node.layout).unwrap(), before);
+        // Reopening finds the same table.
+        drop(node);
+        let node = Node::open(&state, |_| {}).unwrap();
+        assert_eq!(node.state, before);
+    }
+}
