@@ -173,7 +173,8 @@ pub fn status(dir: &Path) -> Result<String, String> {
     let node = state::load_state(&layout)?;
     let config = state::load_config(&layout)?;
     let key = keys::read_secret_key(&layout.node_key())?.public();
-    let mut out = format!("node {} (key {}), listening on {}\n", config.node_name, key, config.listen);
+    let name = if config.node_name.is_empty() { String::new() } else { format!("'{}' ", config.node_name) };
+    let mut out = format!("node {name}(key {key}), listening on {}\n", config.listen);
     out.push_str(&format!("{:<6} {:<10} {:<8} {:>25} {:>10} {:>12}\n", "VESSEL", "STATUS", "OWNER", "DISK USED/LIMIT", "CPU(s)", "MEMORY"));
     for record in node.sorted() {
         let used = vessel_disk_use(&layout.vessel_dir(&record.name)).unwrap_or(0);

@@ -121,7 +121,16 @@ fn execute(mut node: Node, rx: mpsc::Receiver<Msg>) {
                 let call = checked.call.clone();
                 let key = checked.signer.as_ref().map(|s| s.key.fingerprint().to_string()).unwrap_or_else(|| "-".into());
                 let vessel = checked.args.get("vessel").and_then(Value::as_str).unwrap_or("-").to_string();
-                let result = node.handle(checked);
+                // A bug in one request must not take the node manager down with it.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.handle(checked)))
+                    .unwrap_or_else(|panic| {
+                        let what = panic
+                            .downcast_ref::<String>()
+                            .map(String::as_str)
+                            .or_else(|| panic.downcast_ref::<&str>().copied())
+                            .unwrap_or("unknown panic");
+                        Err(crate::node::internal(&format!("executing {call}"), what))
+                    });
                 match &result {
                     Ok(_) => info!("{peer} key={key} call={call} vessel={vessel} result=ok"),
                     Err(e) => info!("{peer} key={key} call={call} vessel={vessel} result={} ({})", e.code, e.message),
