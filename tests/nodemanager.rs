@@ -270,7 +270,13 @@ fn every_request_succeeds_for_the_owner_and_users() {
 
     // Users may use the vessel but not manage it.
     let user = node.new_key("user");
-    owner.call("ChangeUsers", json!({"vessel": "v1", "user_keys": [user.public().as_str(), user.public().as_str()]})).unwrap();
+    let seq = owner.next_seq();
+    let req = owner
+        .signed_request("ChangeUsers", json!({"vessel": "v1", "user_keys": [user.public().as_str(), user.public().as_str()]}), seq, unix_now() + 60)
+        .unwrap();
+    let response = owner.roundtrip(&req).unwrap();
+    assert_eq!(response["ok"], true, "{response}");
+    assert_eq!(response["warning"], "1 duplicate user key(s) ignored");
     assert_eq!(node.vessel("v1")["user_keys"], json!([user.public().as_str()]), "duplicates removed");
     let mut as_user = node.client(Some(user));
     upload(&mut as_user, "v1", "hello.py", HELLO_PROGRAM.as_bytes()).unwrap();

@@ -423,9 +423,11 @@ impl Node {
                         format!("{} user keys for vessel {}, at most {} allowed", keys.len(), a.vessel, self.config.max_user_keys),
                     );
                 }
+                let duplicates = a.user_keys.len() - keys.len();
                 self.record_mut(&a.vessel).user_keys = keys;
                 self.commit()?;
-                done(json!({}))
+                let warning = (duplicates > 0).then(|| format!("{duplicates} duplicate user key(s) ignored"));
+                Ok((json!({}), warning))
             }
             Call::ChangeOwnerInformation(a) => {
                 let chars = a.info.chars().count();
