@@ -69,6 +69,15 @@ impl Listener {
         }
     }
 
+    /// Waits until a unit of `resource` is free without taking it; false once stopped.
+    pub fn wait_free(&self, rt: &Runtime, resource: Resource) -> bool {
+        let free = self.take(rt, resource);
+        if free {
+            rt.nanny.release(resource);
+        }
+        free
+    }
+
     /// Runs the registered function on a new sandbox thread with the arguments `make_args`
     /// builds there (the last is this registration's handle). The caller holds the event
     /// the callback runs under; the callback gives it back when it returns.

@@ -153,16 +153,13 @@ pub fn waitforconn(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> Py
     )
 }
 
-/// Accepts connections while both an event and an `outsockets` unit are free.
+/// Accepts a connection once both an event and an `outsockets` unit are free (until then
+/// it waits in the OS's backlog), and takes them for its callback.
 fn serve(vm: &VirtualMachine, rt: &Arc<Runtime>, listener: &Arc<Listener>, endpoint: Endpoint) {
     let Endpoint::Tcp(socket) = endpoint else { return };
     let stop = listener.stop_token().clone();
     loop {
-        if !listener.take(rt, Resource::Events) {
-            return;
-        }
-        if !listener.take(rt, Resource::Outsockets) {
-            rt.nanny.release(Resource::Events);
+        if !listener.wait_free(rt, Resource::Events) || !listener.wait_free(rt, Resource::Outsockets) {
             return;
         }
         let accepted = rt.io().block_on(async {
@@ -173,17 +170,21 @@ fn serve(vm: &VirtualMachine, rt: &Arc<Runtime>, listener: &Arc<Listener>, endpo
             }
         });
         let stream = match accepted {
+            None => return,
             Some(Ok((stream, _))) => stream,
-            other => {
-                rt.nanny.release(Resource::Outsockets);
-                rt.nanny.release(Resource::Events);
-                if other.is_none() {
-                    return;
-                }
+            Some(Err(_)) => {
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
         };
+        // Another thread may have taken the units meanwhile: the connection waits for them.
+        if !listener.take(rt, Resource::Events) {
+            return;
+        }
+        if !listener.take(rt, Resource::Outsockets) {
+            rt.nanny.release(Resource::Events);
+            return;
+        }
         let Some(connection) = Connection::new(rt, stream) else {
             rt.nanny.release(Resource::Events);
             continue;

@@ -85,33 +85,35 @@ fn serve(vm: &VirtualMachine, rt: &Arc<Runtime>, listener: &Arc<Listener>, endpo
     let stop = listener.stop_token().clone();
     let mut buffer = vec![0u8; MAX_DATAGRAM];
     loop {
+        let sender = rt.io().block_on(async {
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => None,
+                sender = socket.peek_sender() => Some(sender),
+            }
+        });
+        let from = match sender {
+            None => return,
+            Some(Ok(SocketAddr::V4(from))) => from,
+            Some(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            }
+        };
+        // The datagram waits in the socket until an event is free and the sender's
+        // receive-side resource is within its limit.
         if !listener.take(rt, Resource::Events) {
             return;
         }
-        let received = rt.io().block_on(async {
-            let sender = tokio::select! {
-                biased;
-                _ = stop.cancelled() => return None,
-                sender = socket.peek_sender() => sender,
-            };
-            let allowed = match sender {
-                Ok(SocketAddr::V4(from)) => rt.nanny.charge_before(Traffic::with(*from.ip()).recv_resource()).is_ok(),
-                _ => false,
-            };
-            Some((allowed, socket.recv_from(&mut buffer).await))
-        });
-        let datagram = match received {
-            None => {
+        let allowed = rt.nanny.charge_before(Traffic::with(*from.ip()).recv_resource()).is_ok();
+        let received = rt.io().block_on(socket.recv_from(&mut buffer));
+        let (length, from) = match received {
+            Ok((length, SocketAddr::V4(from))) if allowed => (length, from),
+            // An error, or a receive limit of 0: the datagram is dropped.
+            _ => {
                 rt.nanny.release(Resource::Events);
-                return;
+                continue;
             }
-            Some((true, Ok((length, SocketAddr::V4(from))))) => Some((length, from)),
-            // Not from IPv4, an error, or a receive limit of 0: the datagram is dropped.
-            Some(_) => None,
-        };
-        let Some((length, from)) = datagram else {
-            rt.nanny.release(Resource::Events);
-            continue;
         };
         let _ = rt.nanny.charge_after(Traffic::with(*from.ip()).recv_resource(), (HEADER + length) as f64);
         let message = buffer[..length].to_vec();
