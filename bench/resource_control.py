@@ -7,6 +7,8 @@ overhead of supervision against bare interpretation measured in the same run.
     python3 bench/resource_control.py [--repy target/release/repy] [--seconds 10]
 """
 import argparse
+import socket
+import threading
 import os
 import resource
 import subprocess
@@ -54,6 +56,17 @@ if callfunc == 'initialize':
     while getruntime() - start < SECONDS:
         f.write(chunk)
     f.close()
+"""
+
+NET_RATE_PROGRAM = """
+if callfunc == 'initialize':
+    chunk = 'x' * CHUNK
+    sent = 0
+    start = getruntime()
+    while getruntime() - start < SECONDS:
+        sendmess(DEST, PORT, chunk)
+        sent += 1
+    print(sent)
 """
 
 CPU_BOUND = """
@@ -130,6 +143,49 @@ def rate_accuracy():
         print("%-12d %12.0f %12d %+7.1f%%" % (limit, rate, sizes[0], 100 * (rate - limit) / limit))
 
 
+def non_loopback_ip():
+    """This host's address towards the Internet: traffic to it is charged to netsend."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.connect(("8.8.8.8", 53))
+    ip = probe.getsockname()[0]
+    probe.close()
+    return ip
+
+
+def net_rate_accuracy():
+    print("\nNetwork send rate accuracy over %.0f s via sendmess/netsend (target: within +-5%%)" % ARGS.seconds)
+    print("%-12s %12s %12s %8s" % ("limit B/s", "measured", "bytes", "error"))
+    dest = non_loopback_ip()
+    for limit, chunk in ((10_000, 936), (1_000_000, 9_936)):
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        receiver.bind((dest, 0))
+        receiver.settimeout(0.5)
+        arrived = []
+
+        def drain():
+            while True:
+                try:
+                    arrived.append(len(receiver.recv(65536)))
+                except socket.timeout:
+                    if done:
+                        return
+
+        done = False
+        thread = threading.Thread(target=drain)
+        thread.start()
+        program = (NET_RATE_PROGRAM.replace("SECONDS", str(ARGS.seconds)).replace("CHUNK", str(chunk))
+                   .replace("DEST", repr(dest)).replace("PORT", str(receiver.getsockname()[1])))
+        run(program, restrictions(netsend=limit, cpu=1.0))
+        done = True
+        thread.join()
+        receiver.close()
+        # Each datagram is charged 64 bytes plus its payload (restrictions.md 4.6).
+        charged = sum(n + 64 for n in arrived)
+        rate = (charged - limit) / ARGS.seconds
+        print("%-12d %12.0f %12d %+7.1f%%" % (limit, rate, charged, 100 * (rate - limit) / limit))
+
+
 def overhead():
     print("\nSupervision overhead: CPU-bound program under cpu 1.0 vs the worker alone (target <= 5%)")
     program = CPU_BOUND.replace("N", "3000000")
@@ -163,5 +219,6 @@ if __name__ == "__main__":
         cpu_accuracy()
     if parser_only in (None, "rates"):
         rate_accuracy()
+        net_rate_accuracy()
     if parser_only in (None, "overhead"):
         overhead()
