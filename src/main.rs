@@ -7,6 +7,7 @@ mod node_cmd;
 mod restrictions_cmd;
 mod run_cmd;
 mod supervisor;
+mod test_cmd;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -41,6 +42,8 @@ enum Command {
         #[command(subcommand)]
         action: node_cmd::Action,
     },
+    /// Run the ut_*.py test programs under each PATH and compare their output with their pragmas.
+    Test(test_cmd::TestArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Restrictions { action } => restrictions_cmd::run(action),
         Command::Keygen(args) => keygen_cmd::run(args),
         Command::Node { action } => node_cmd::run(action),
+        Command::Test(args) => test_cmd::run(args),
     };
     ExitCode::from(status)
 }
