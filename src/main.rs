@@ -1,6 +1,7 @@
 //! `repy`: run short Python network programs in sandboxed vessels.
 
 mod check_cmd;
+mod fleet_cmd;
 mod keygen_cmd;
 mod memory;
 mod node_cmd;
@@ -8,6 +9,7 @@ mod restrictions_cmd;
 mod run_cmd;
 mod supervisor;
 mod test_cmd;
+mod testbed_cmd;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -37,6 +39,14 @@ enum Command {
     },
     /// Write an Ed25519 key pair NAME.publickey / NAME.privatekey.
     Keygen(keygen_cmd::KeygenArgs),
+    /// Act on every vessel a key may use on a list of nodes: browse, upload, start, stop, log,
+    /// list, download, reset, run.
+    Fleet(fleet_cmd::FleetArgs),
+    /// Start or stop local node managers to rehearse a deployment on one machine.
+    Testbed {
+        #[command(subcommand)]
+        action: testbed_cmd::Action,
+    },
     /// Donate this machine: the node manager (init, run, status) and a client to call it.
     Node {
         #[command(subcommand)]
@@ -53,6 +63,8 @@ fn main() -> ExitCode {
         Command::Check { programs } => check_cmd::check(&programs),
         Command::Restrictions { action } => restrictions_cmd::run(action),
         Command::Keygen(args) => keygen_cmd::run(args),
+        Command::Fleet(args) => fleet_cmd::run(args),
+        Command::Testbed { action } => testbed_cmd::run(action),
         Command::Node { action } => node_cmd::run(action),
         Command::Test(args) => test_cmd::run(args),
     };

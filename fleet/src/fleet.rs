@@ -1,0 +1,574 @@
+//! The `repy fleet` commands over the node manager's signing client. Every command first asks
+//! each node (in parallel) which vessels the key may use (GetVessels, GetVesselResources), then
+//! acts on those vessels, one connection per node. A node that fails is reported and skipped.
+
+use std::{
+    collections::HashMap,
+    net::ToSocketAddrs,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use repy_nodemanager::{
+    calls::valid_filename,
+    client::{Client, ClientError},
+    keys::{PublicKey, SecretKey},
+};
+use serde_json::{json, Map, Value};
+
+use crate::{
+    args::{self, Slot},
+    exec::Executor,
+    identity::Identity,
+};
+
+/// The most arguments StartVessel accepts (nodemanager.md §4), the program included.
+pub const MAX_START_ARGS: usize = 64;
+
+pub enum Command {
+    Browse,
+    Upload { files: Vec<(String, Vec<u8>)> },
+    Start { program: String, args: Vec<String> },
+    Stop,
+    Log,
+    List,
+    Download { file: String, to: PathBuf },
+    Reset,
+    Run { program: String, data: Vec<u8>, args: Vec<String>, timeout: Duration },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Browse => "browse",
+            Command::Upload { .. } => "upload",
+            Command::Start { .. } => "start",
+            Command::Stop => "stop",
+            Command::Log => "log",
+            Command::List => "list",
+            Command::Download { .. } => "download",
+            Command::Reset => "reset",
+            Command::Run { .. } => "run",
+        }
+    }
+
+    /// `upload FILE...`: reads the files now; each is stored under its base name.
+    pub fn upload(paths: &[PathBuf]) -> Result<Command, String> {
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for path in paths {
+            let name = vessel_file_name(path)?;
+            if files.iter().any(|(n, _)| *n == name) {
+                return Err(format!("'{}': two files to upload are named '{name}'", path.display()));
+            }
+            let data = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+            files.push((name, data));
+        }
+        Ok(Command::Upload { files })
+    }
+
+    /// `start PROGRAM ARGS...`: PROGRAM is the name of an uploaded file (a path is reduced to its name).
+    pub fn start(program: &Path, args: Vec<String>) -> Result<Command, String> {
+        Ok(Command::Start { program: vessel_file_name(program)?, args })
+    }
+
+    /// `run PROGRAM ARGS...`: reads PROGRAM now.
+    pub fn run(program: &Path, args: Vec<String>, timeout: Duration) -> Result<Command, String> {
+        let name = vessel_file_name(program)?;
+        let data = std::fs::read(program).map_err(|e| format!("cannot read '{}': {e}", program.display()))?;
+        Ok(Command::Run { program: name, data, args, timeout })
+    }
+
+    pub fn download(file: &str, to: PathBuf) -> Result<Command, String> {
+        check_vessel_name(file)?;
+        Ok(Command::Download { file: file.to_string(), to })
+    }
+}
+
+fn check_vessel_name(name: &str) -> Result<(), String> {
+    if !valid_filename(name) {
+        return Err(format!(
+            "'{name}' is not a valid vessel file name (1-120 characters of a-z 0-9 . _ -, not starting with '.')"
+        ));
+    }
+    if name.starts_with("private_") {
+        return Err(format!("'{name}': names starting with 'private_' are reserved for the node's owner"));
+    }
+    Ok(())
+}
+
+/// The name a local file gets in a vessel: its base name, which must be a valid Repy file name.
+pub fn vessel_file_name(path: &Path) -> Result<String, String> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("'{}' has no usable file name", path.display()))?;
+    check_vessel_name(name).map_err(|e| format!("'{}': {e}", path.display()))?;
+    Ok(name.to_string())
+}
+
+/// The result for one vessel, or for a whole node (`vessel` None) that failed before its vessels
+/// could be acted on.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub node: String,
+    pub vessel: Option<String>,
+    pub error: Option<String>,
+    pub fields: Map<String, Value>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+
+    fn node_failure(node: &str, error: String) -> Outcome {
+        Outcome { node: node.to_string(), vessel: None, error: Some(error), fields: Map::new() }
+    }
+
+    fn vessel(node: &str, vessel: &str, result: Result<Map<String, Value>, String>) -> Outcome {
+        let (fields, error) = match result {
+            Ok(fields) => (fields, None),
+            Err(e) => (Map::new(), Some(e)),
+        };
+        Outcome { node: node.to_string(), vessel: Some(vessel.to_string()), error, fields }
+    }
+
+    /// `node/vessel`, or `node` for a node-level outcome.
+    pub fn place(&self) -> String {
+        match &self.vessel {
+            Some(v) => format!("{}/{v}", self.node),
+            None => self.node.clone(),
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut object = Map::new();
+        object.insert("node".into(), json!(self.node));
+        object.insert("vessel".into(), json!(self.vessel));
+        object.insert("ok".into(), json!(self.ok()));
+        object.insert("error".into(), json!(self.error));
+        for (k, v) in &self.fields {
+            object.insert(k.clone(), v.clone());
+        }
+        Value::Object(object)
+    }
+}
+
+/// A vessel the key may use, as found on its node.
+#[derive(Clone)]
+struct VesselView {
+    name: String,
+    status: String,
+    role: &'static str,
+    resources: String,
+    last_exit: Value,
+    /// `run`: the log before the start, so that only what the run added is shown.
+    log_before: String,
+}
+
+/// A node that answered, with an open signed connection.
+struct NodeView {
+    index: usize,
+    addr: String,
+    ip: String,
+    client: Client,
+    vessels: Vec<VesselView>,
+}
+
+pub struct Fleet {
+    nodes: Vec<String>,
+    seed: String,
+    public: PublicKey,
+    exec: Executor,
+}
+
+fn describe(e: ClientError) -> String {
+    match e {
+        ClientError::Io(e) => format!("unreachable: {e}"),
+        ClientError::Protocol(e) => format!("not a node manager? {e}"),
+        ClientError::Remote(e) => e.to_string(),
+    }
+}
+
+/// For a failure inside a command: connection trouble says so, a refusal is the node's message.
+fn describe_call(call: &str, e: ClientError) -> String {
+    match e {
+        ClientError::Io(e) => format!("{call}: node stopped answering: {e}"),
+        ClientError::Protocol(e) => format!("{call}: bad response: {e}"),
+        ClientError::Remote(e) => format!("{call} refused: {e}"),
+    }
+}
+
+fn resolve_ip(addr: &str) -> Result<String, String> {
+    let mut addrs = addr.to_socket_addrs().map_err(|e| format!("unreachable: cannot resolve '{addr}': {e}"))?;
+    addrs
+        .next()
+        .map(|a| a.ip().to_string())
+        .ok_or_else(|| format!("unreachable: '{addr}' resolves to no address"))
+}
+
+fn discover(index: usize, addr: String, seed: &str, me: &PublicKey) -> Result<NodeView, String> {
+    let ip = resolve_ip(&addr)?;
+    let secret = SecretKey::parse(seed)?;
+    let mut client = Client::connect(&addr).map_err(describe)?.with_key(secret);
+    let all = client.call_unsigned("GetVessels", json!({})).map_err(describe)?;
+    let list = all["vessels"].as_array().ok_or("not a node manager? GetVessels returned no vessel list")?;
+    let mut vessels = Vec::new();
+    for v in list {
+        let role = if v["owner_key"] == me.as_str() {
+            "owner"
+        } else if v["user_keys"].as_array().is_some_and(|keys| keys.iter().any(|k| k == me.as_str())) {
+            "user"
+        } else {
+            continue;
+        };
+        let name = v["name"].as_str().unwrap_or("").to_string();
+        let resources = client
+            .call_unsigned("GetVesselResources", json!({"vessel": name}))
+            .map_err(|e| describe_call(&format!("GetVesselResources {name}"), e))?;
+        vessels.push(VesselView {
+            status: v["status"].as_str().unwrap_or("").to_string(),
+            role,
+            resources: resources["resources"].as_str().unwrap_or("").to_string(),
+            last_exit: v["last_exit"].clone(),
+            log_before: String::new(),
+            name,
+        });
+    }
+    if vessels.is_empty() {
+        return Err(format!(
+            "the key {} may use no vessel on this node (it is neither owner nor user of any of its {} vessels)",
+            me.fingerprint(),
+            list.len()
+        ));
+    }
+    Ok(NodeView { index, addr, ip, client, vessels })
+}
+
+/// The directory name of a vessel's downloads: the node with ':' and brackets made safe, then the vessel.
+pub fn download_dir_name(node: &str, vessel: &str) -> String {
+    let node: String = node.chars().filter(|c| !matches!(c, '[' | ']')).map(|c| if c == ':' { '_' } else { c }).collect();
+    format!("{node}_{vessel}")
+}
+
+type Expanded = Arc<HashMap<(usize, String), Result<Vec<String>, String>>>;
+
+impl Fleet {
+    pub fn new(nodes: Vec<String>, identity: &Identity, exec: Executor) -> Fleet {
+        Fleet { nodes, seed: identity.secret.seed_text(), public: identity.public.clone(), exec }
+    }
+
+    /// Runs a command on every vessel of every node; outcomes in the nodes file's order.
+    pub fn execute(&self, command: Command) -> Vec<Outcome> {
+        let mut results: Vec<Vec<Outcome>> = vec![Vec::new(); self.nodes.len()];
+        let (seed, me) = (self.seed.clone(), self.public.clone());
+        let items: Vec<(usize, String)> = self.nodes.iter().cloned().enumerate().collect();
+        let found = self.exec.map(items, "contact", move |(i, addr)| {
+            let out = discover(i, addr.clone(), &seed, &me);
+            (i, addr, out)
+        });
+        let mut views = Vec::new();
+        for (i, r) in found.into_iter().enumerate() {
+            match r {
+                Ok((_, _, Ok(view))) => views.push(view),
+                Ok((_, addr, Err(e))) => results[i].push(Outcome::node_failure(&addr, e)),
+                Err(e) => results[i].push(Outcome::node_failure(&self.nodes[i], e)),
+            }
+        }
+        let expanded = match &command {
+            Command::Start { program, args } | Command::Run { program, args, .. } => Arc::new(expand_all(&views, program, args)),
+            _ => Arc::new(HashMap::new()),
+        };
+        let command = Arc::new(command);
+        let addrs: Vec<String> = views.iter().map(|v| v.addr.clone()).collect();
+        let indices: Vec<usize> = views.iter().map(|v| v.index).collect();
+        let (cmd, exp) = (command.clone(), expanded.clone());
+        let acted = self.exec.map(views, command.name(), move |mut view| {
+            let outcomes = act_on_node(&mut view, &cmd, &exp);
+            (view, outcomes)
+        });
+        let mut started = Vec::new();
+        for ((r, addr), index) in acted.into_iter().zip(addrs).zip(indices) {
+            match r {
+                Ok((view, outcomes)) => {
+                    results[index].extend(outcomes);
+                    started.push(view);
+                }
+                Err(e) => results[index].push(Outcome::node_failure(&addr, e)),
+            }
+        }
+        if let Command::Run { timeout, .. } = &*command {
+            // Only vessels whose start succeeded are waited for; the others already have their error.
+            for view in &mut started {
+                let ok: Vec<String> = results[view.index].iter().filter(|o| o.ok()).filter_map(|o| o.vessel.clone()).collect();
+                view.vessels.retain(|v| ok.contains(&v.name));
+                results[view.index].retain(|o| !o.ok());
+            }
+            for (index, outcomes) in self.wait_and_collect(started, *timeout) {
+                results[index].extend(outcomes);
+            }
+            for r in &mut results {
+                r.sort_by_key(|o| o.vessel.as_deref().map(repy_vessel_number));
+            }
+        }
+        results.into_iter().flatten().collect()
+    }
+
+    /// `run`, after the starts: polls every node until none of its vessels is `Started` or the
+    /// deadline passes, stops what still runs, reads every log.
+    fn wait_and_collect(&self, views: Vec<NodeView>, timeout: Duration) -> Vec<(usize, Vec<Outcome>)> {
+        let deadline = Instant::now() + timeout;
+        let total: usize = views.iter().map(|v| v.vessels.len()).sum();
+        let bar = self.exec.bar(total as u64, "running");
+        // Per node: the view, vessels still running, failures so far.
+        let mut active: Vec<(NodeView, Vec<Outcome>)> = views.into_iter().map(|v| (v, Vec::new())).collect();
+        let mut done: Vec<(NodeView, Vec<Outcome>)> = Vec::new();
+        loop {
+            let polled = self.exec.map(std::mem::take(&mut active), "waiting", |(mut view, mut failed)| {
+                match view.client.call_unsigned("GetVessels", json!({})) {
+                    Ok(all) => {
+                        for v in all["vessels"].as_array().into_iter().flatten() {
+                            if let Some(mine) = view.vessels.iter_mut().find(|m| v["name"] == m.name.as_str()) {
+                                mine.status = v["status"].as_str().unwrap_or("").to_string();
+                                mine.last_exit = v["last_exit"].clone();
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let e = describe_call("GetVessels", e);
+                        for v in view.vessels.drain(..) {
+                            failed.push(Outcome::vessel(&view.addr, &v.name, Err(e.clone())));
+                        }
+                    }
+                }
+                (view, failed)
+            });
+            for r in polled {
+                let Ok((view, failed)) = r else { continue };
+                let running = view.vessels.iter().filter(|v| v.status == "Started").count();
+                if running == 0 {
+                    done.push((view, failed));
+                } else {
+                    active.push((view, failed));
+                }
+            }
+            let finished: usize = total
+                - active.iter().map(|(v, _)| v.vessels.iter().filter(|m| m.status == "Started").count()).sum::<usize>();
+            bar.set_position(finished as u64);
+            if active.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        bar.finish_and_clear();
+        done.append(&mut active);
+        let secs = timeout.as_secs_f64();
+        let collected = self.exec.map(done, "logs", move |(mut view, mut outcomes)| {
+            let addr = view.addr.clone();
+            for v in view.vessels.clone() {
+                let timed_out = v.status == "Started";
+                if timed_out {
+                    let _ = view.client.call("StopVessel", json!({"vessel": v.name}));
+                }
+                let outcome = match view.client.call("ReadVesselLog", json!({"vessel": v.name})) {
+                    Err(e) => Outcome::vessel(&addr, &v.name, Err(describe_call("ReadVesselLog", e))),
+                    Ok(log) => {
+                        let mut fields = Map::new();
+                        let text = log["log"].as_str().unwrap_or("");
+                        fields.insert("log".into(), json!(new_part(&v.log_before, text)));
+                        fields.insert("status".into(), json!(if timed_out { "Stopped" } else { v.status.as_str() }));
+                        fields.insert("last_exit".into(), v.last_exit.clone());
+                        let code = v.last_exit["code"].as_i64();
+                        let error = if timed_out {
+                            Some(format!("still running after {secs} s: stopped it"))
+                        } else if v.status == "Terminated" && code == Some(0) {
+                            None
+                        } else {
+                            let how = match (code, v.last_exit["signal"].as_i64()) {
+                                (Some(c), _) => format!("exit status {c}"),
+                                (None, Some(s)) => format!("signal {s}"),
+                                _ => "no exit status".to_string(),
+                            };
+                            let reason = v.last_exit["reason"].as_str().unwrap_or("");
+                            let why = if reason.is_empty() { String::new() } else { format!(": {reason}") };
+                            Some(format!("program ended with status {} ({how}){why}", v.status))
+                        };
+                        Outcome { node: addr.clone(), vessel: Some(v.name.clone()), error, fields }
+                    }
+                };
+                outcomes.push(outcome);
+            }
+            (view.index, outcomes)
+        });
+        collected.into_iter().flatten().collect()
+    }
+}
+
+/// What a run added to a log: `after` without `before` when `after` still starts with it (the
+/// node keeps the last 16 KiB, so a long log is shown whole).
+fn new_part<'a>(before: &str, after: &'a str) -> &'a str {
+    after.strip_prefix(before).unwrap_or(after)
+}
+
+fn repy_vessel_number(name: &str) -> u64 {
+    name.strip_prefix('v').and_then(|n| n.parse().ok()).unwrap_or(u64::MAX)
+}
+
+/// Expands the start arguments of every vessel of every reachable node.
+fn expand_all(views: &[NodeView], program: &str, raw: &[String]) -> HashMap<(usize, String), Result<Vec<String>, String>> {
+    let slots: Vec<(usize, Slot)> = views
+        .iter()
+        .flat_map(|view| {
+            view.vessels.iter().map(move |v| {
+                (
+                    view.index,
+                    Slot {
+                        node: view.addr.clone(),
+                        vessel: v.name.clone(),
+                        ip: view.ip.clone(),
+                        port: args::first_port(&v.resources, "messport"),
+                        connport: args::first_port(&v.resources, "connport"),
+                    },
+                )
+            })
+        })
+        .collect();
+    let all: Vec<Slot> = slots.iter().map(|(_, s)| s.clone()).collect();
+    slots
+        .iter()
+        .map(|(index, slot)| {
+            let expanded = args::expand(raw, slot, &all).and_then(|mut list| {
+                list.insert(0, program.to_string());
+                if list.len() > MAX_START_ARGS {
+                    return Err(format!(
+                        "the program and its arguments make {} arguments; a vessel accepts {MAX_START_ARGS} at most",
+                        list.len()
+                    ));
+                }
+                Ok(list)
+            });
+            ((*index, slot.vessel.clone()), expanded)
+        })
+        .collect()
+}
+
+/// Applies the command to each vessel of one node.
+fn act_on_node(view: &mut NodeView, command: &Command, expanded: &Expanded) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    for v in &mut view.vessels {
+        let result = act_on_vessel(&mut view.client, &view.addr, view.index, v, command, expanded);
+        outcomes.push(Outcome::vessel(&view.addr, &v.name, result));
+    }
+    outcomes
+}
+
+fn act_on_vessel(
+    client: &mut Client,
+    addr: &str,
+    index: usize,
+    v: &mut VesselView,
+    command: &Command,
+    expanded: &Expanded,
+) -> Result<Map<String, Value>, String> {
+    let vessel = v.name.clone();
+    let vessel = vessel.as_str();
+    let mut fields = Map::new();
+    let mut call = |name: &str, args: Value| client.call(name, args).map_err(|e| describe_call(name, e));
+    match command {
+        Command::Browse => {
+            fields.insert("status".into(), json!(v.status));
+            fields.insert("role".into(), json!(v.role));
+            for kind in ["cpu", "memory", "diskused", "messport", "connport"] {
+                fields.insert(kind.into(), json!(args::resource_text(&v.resources, kind)));
+            }
+            fields.insert("last_exit".into(), v.last_exit.clone());
+        }
+        Command::Upload { files } => {
+            for (name, data) in files {
+                call("AddFileToVessel", json!({"vessel": vessel, "filename": name, "data": STANDARD.encode(data)}))
+                    .map_err(|e| format!("{name}: {e}"))?;
+            }
+            fields.insert("files".into(), json!(files.iter().map(|(n, _)| n).collect::<Vec<_>>()));
+        }
+        Command::Start { .. } => {
+            let args = expanded.get(&(index, v.name.clone())).cloned().unwrap_or_else(|| Err("no arguments".into()))?;
+            let result = call("StartVessel", json!({"vessel": vessel, "args": args}))?;
+            fields.insert("status".into(), result["status"].clone());
+            fields.insert("args".into(), json!(args));
+        }
+        Command::Run { program, data, .. } => {
+            let args = expanded.get(&(index, v.name.clone())).cloned().unwrap_or_else(|| Err("no arguments".into()))?;
+            call("AddFileToVessel", json!({"vessel": vessel, "filename": program, "data": STANDARD.encode(data)}))?;
+            let before = call("ReadVesselLog", json!({"vessel": vessel}))?;
+            v.log_before = before["log"].as_str().unwrap_or("").to_string();
+            let result = call("StartVessel", json!({"vessel": vessel, "args": args}))?;
+            fields.insert("status".into(), result["status"].clone());
+            fields.insert("args".into(), json!(args));
+        }
+        Command::Stop => {
+            if v.status == "Started" {
+                let result = call("StopVessel", json!({"vessel": vessel}))?;
+                fields.insert("status".into(), result["status"].clone());
+            } else {
+                fields.insert("status".into(), json!(v.status));
+                fields.insert("note".into(), json!("was not running"));
+            }
+        }
+        Command::Log => {
+            let result = call("ReadVesselLog", json!({"vessel": vessel}))?;
+            fields.insert("log".into(), result["log"].clone());
+            fields.insert("status".into(), json!(v.status));
+        }
+        Command::List => {
+            let result = call("ListFilesInVessel", json!({"vessel": vessel}))?;
+            fields.insert("files".into(), result["files"].clone());
+        }
+        Command::Download { file, to } => {
+            let result = call("RetrieveFileFromVessel", json!({"vessel": vessel, "filename": file}))?;
+            let data = STANDARD
+                .decode(result["data"].as_str().unwrap_or(""))
+                .map_err(|e| format!("RetrieveFileFromVessel: bad file data: {e}"))?;
+            let dir = to.join(download_dir_name(addr, vessel));
+            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+            let path = dir.join(file);
+            std::fs::write(&path, &data).map_err(|e| format!("cannot write '{}': {e}", path.display()))?;
+            fields.insert("path".into(), json!(path.display().to_string()));
+            fields.insert("bytes".into(), json!(data.len()));
+        }
+        Command::Reset => {
+            call("ResetVessel", json!({"vessel": vessel}))?;
+            fields.insert("status".into(), json!("Fresh"));
+        }
+    }
+    Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_checked_locally() {
+        assert_eq!(vessel_file_name(Path::new("examples/allpairsping.py")).unwrap(), "allpairsping.py");
+        let e = vessel_file_name(Path::new("dir/Hello.py")).unwrap_err();
+        assert!(e.contains("'dir/Hello.py'") && e.contains("not a valid vessel file name"), "{e}");
+        assert!(vessel_file_name(Path::new("private_x")).unwrap_err().contains("reserved"));
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["a", "b"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+            std::fs::write(dir.path().join(sub).join("x.py"), "pass\n").unwrap();
+        }
+        let e = Command::upload(&[dir.path().join("a/x.py"), dir.path().join("b/x.py")]).err().unwrap();
+        assert!(e.contains("two files to upload are named 'x.py'"), "{e}");
+        let e = Command::upload(&[dir.path().join("c.py")]).err().unwrap();
+        assert!(e.contains("cannot read") && e.contains("c.py"), "{e}");
+    }
+
+    #[test]
+    fn download_dirs() {
+        assert_eq!(download_dir_name("127.0.0.1:1224", "v2"), "127.0.0.1_1224_v2");
+        assert_eq!(download_dir_name("[::1]:5", "v1"), "__1_5_v1");
+    }
+}

@@ -1,0 +1,212 @@
+//! `repy fleet --key NAME [--nodes FILE] COMMAND`: act on every vessel a key may use.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Args, Subcommand};
+use repy_fleet::{
+    exec::Executor,
+    fleet::{Command, Fleet, Outcome},
+    identity, nodes,
+};
+use serde_json::json;
+
+#[derive(Args)]
+#[command(after_help = "Arguments of start and run may hold placeholders, replaced for each vessel:
+  {ip}        the node's IP address        {port}      the vessel's first UDP port (messport)
+  {node}      the node as in the nodes file {connport} the vessel's first TCP port (connport)
+  {vessel}    the vessel's name (v1)
+  {peers}     (a whole argument) one IP:PORT argument per vessel acted on, this one included
+  {{ and }} are literal braces. Quote them in a shell: '{port}'.
+
+Exit status: 0 if every vessel succeeded, 1 if any node or vessel failed, 2 for a usage error.
+
+Example, rehearsed on one machine:
+  repy testbed up --nodes 3 --dir tb --vessels 1
+  repy fleet --key tb/testbed --nodes tb/nodes.txt browse
+  repy fleet --key tb/testbed --nodes tb/nodes.txt upload examples/allpairsping.py
+  repy fleet --key tb/testbed --nodes tb/nodes.txt start allpairsping.py '{ip}:{port}' '{connport}' '{peers}'
+  repy fleet --key tb/testbed --nodes tb/nodes.txt log
+  repy testbed down --dir tb")]
+pub struct FleetArgs {
+    /// Key to act with: NAME.privatekey (and NAME.publickey), NAME being a path prefix.
+    #[arg(long, value_name = "NAME")]
+    key: String,
+    /// Nodes file: one HOST:PORT a line ('#' starts a comment).
+    #[arg(long, value_name = "FILE", default_value = "nodes.txt")]
+    nodes: PathBuf,
+    /// Print one JSON document with a result per vessel instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Nodes contacted at the same time.
+    #[arg(long, value_name = "N", default_value_t = 16, global = true)]
+    parallel: usize,
+    #[command(subcommand)]
+    command: FleetCommand,
+}
+
+#[derive(Subcommand)]
+enum FleetCommand {
+    /// List the vessels this key may use: node, vessel, status, role, resources.
+    Browse,
+    /// Copy files into every vessel (each under its base name).
+    Upload {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Start PROGRAM (already uploaded) with ARGS in every vessel.
+    Start {
+        program: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Stop the program of every vessel.
+    Stop,
+    /// Print each vessel's log, each line prefixed with node/vessel.
+    Log,
+    /// List the files of each vessel.
+    List,
+    /// Fetch FILE from every vessel into DIR/NODE_VESSEL/FILE (':' in NODE becomes '_').
+    Download {
+        file: String,
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        to: PathBuf,
+    },
+    /// Stop and empty every vessel (files and log).
+    Reset,
+    /// Upload PROGRAM, start it with ARGS, wait until every vessel stops, print the logs.
+    ///
+    /// A vessel succeeds if its program ends by itself with exit status 0. One still running
+    /// after --timeout seconds is stopped and counts as failed.
+    Run {
+        /// Seconds to wait for the programs to end.
+        #[arg(long, value_name = "S", default_value_t = 300.0)]
+        timeout: f64,
+        program: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn build(command: FleetCommand) -> Result<Command, String> {
+    Ok(match command {
+        FleetCommand::Browse => Command::Browse,
+        FleetCommand::Upload { files } => Command::upload(&files)?,
+        FleetCommand::Start { program, args } => Command::start(&program, args)?,
+        FleetCommand::Stop => Command::Stop,
+        FleetCommand::Log => Command::Log,
+        FleetCommand::List => Command::List,
+        FleetCommand::Download { file, to } => Command::download(&file, to)?,
+        FleetCommand::Reset => Command::Reset,
+        FleetCommand::Run { timeout, program, args } => {
+            if !(timeout.is_finite() && timeout > 0.0 && timeout <= 1e7) {
+                return Err(format!("--timeout {timeout}: expected a positive number of seconds"));
+            }
+            Command::run(&program, args, Duration::from_secs_f64(timeout))?
+        }
+    })
+}
+
+pub fn run(args: FleetArgs) -> u8 {
+    let prepared = (|| {
+        let identity = identity::load(&args.key)?;
+        let nodes = nodes::read_nodes_file(&args.nodes)?;
+        let command = build(args.command)?;
+        let exec = Executor::new(args.parallel, !args.json)?;
+        Ok::<_, String>((Fleet::new(nodes, &identity, exec), command))
+    })();
+    let (fleet, command) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("repy: fleet: {e}");
+            return 2;
+        }
+    };
+    let name = command.name();
+    let outcomes = fleet.execute(command);
+    let all_ok = outcomes.iter().all(Outcome::ok);
+    if args.json {
+        let doc = json!({
+            "command": name,
+            "ok": all_ok,
+            "results": outcomes.iter().map(Outcome::to_json).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        for o in &outcomes {
+            print_text(name, o);
+        }
+        eprintln!("repy: fleet: {}", summary(name, &outcomes));
+    }
+    if all_ok {
+        0
+    } else {
+        1
+    }
+}
+
+fn text(o: &Outcome, key: &str) -> String {
+    match o.fields.get(key) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Array(list)) => list.iter().map(|v| v.as_str().unwrap_or("?")).collect::<Vec<_>>().join(" "),
+        Some(serde_json::Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn print_log(o: &Outcome) {
+    let place = o.place();
+    for line in text(o, "log").lines() {
+        println!("{place}: {line}");
+    }
+}
+
+fn print_text(command: &str, o: &Outcome) {
+    let place = o.place();
+    if command == "run" {
+        print_log(o);
+    }
+    if let Some(e) = &o.error {
+        eprintln!("{place}: error: {e}");
+        return;
+    }
+    match command {
+        "browse" => println!(
+            "{place}  {:<10} {:<5}  cpu {}  memory {}  disk {}  udp {}  tcp {}",
+            text(o, "status"),
+            text(o, "role"),
+            text(o, "cpu"),
+            text(o, "memory"),
+            text(o, "diskused"),
+            text(o, "messport"),
+            text(o, "connport")
+        ),
+        "upload" => println!("{place}  uploaded {}", text(o, "files")),
+        "start" => println!("{place}  {}  {}", text(o, "status"), text(o, "args")),
+        "stop" if o.fields.contains_key("note") => println!("{place}  {} (was not running)", text(o, "status")),
+        "stop" => println!("{place}  {}", text(o, "status")),
+        "log" => print_log(o),
+        "list" if text(o, "files").is_empty() => println!("{place}  (no files)"),
+        "list" => println!("{place}  {}", text(o, "files")),
+        "download" => println!("{place}  saved {} ({} bytes)", text(o, "path"), text(o, "bytes")),
+        "reset" => println!("{place}  reset"),
+        _ => println!("{place}  {} (exit status 0)", text(o, "status")),
+    }
+}
+
+fn summary(command: &str, outcomes: &[Outcome]) -> String {
+    let vessels_ok = outcomes.iter().filter(|o| o.vessel.is_some() && o.ok()).count();
+    let vessels_failed = outcomes.iter().filter(|o| o.vessel.is_some() && !o.ok()).count();
+    let failed_nodes: Vec<&str> = outcomes.iter().filter(|o| o.vessel.is_none()).map(|o| o.node.as_str()).collect();
+    let mut nodes: Vec<&str> = outcomes.iter().map(|o| o.node.as_str()).collect();
+    nodes.dedup();
+    let mut text = format!("{command}: {vessels_ok} vessels ok");
+    if vessels_failed > 0 {
+        text += &format!(", {vessels_failed} failed");
+    }
+    text += &format!(" on {} nodes", nodes.len());
+    if !failed_nodes.is_empty() {
+        let n = failed_nodes.len();
+        text += &format!("; {n} {} failed: {}", if n == 1 { "node" } else { "nodes" }, failed_nodes.join(" "));
+    }
+    text
+}

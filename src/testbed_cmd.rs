@@ -1,0 +1,59 @@
+//! `repy testbed up|down`: local node managers to rehearse a deployment on one machine.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use repy_fleet::testbed::{self, UpOptions};
+
+#[derive(Subcommand)]
+#[command(after_help = "Example:
+  repy testbed up --nodes 3 --dir tb
+  repy fleet --key tb/testbed --nodes tb/nodes.txt browse
+  repy testbed down --dir tb")]
+pub enum Action {
+    /// Start N node managers on 127.0.0.1 in the background, write DIR/nodes.txt and give
+    /// their vessels to the key NAME. A stopped testbed in DIR is started again as it was.
+    Up {
+        /// Number of node managers.
+        #[arg(long, value_name = "N")]
+        nodes: usize,
+        /// Directory for the nodes' state, logs, pids, nodes.txt (and the key, if created).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Owner key of the vessels: NAME.publickey if it exists, else DIR/NAME.publickey
+        /// (created with its private key if missing).
+        #[arg(long, value_name = "NAME", default_value = "testbed")]
+        owner: String,
+        /// Vessels per node (10 ports each).
+        #[arg(long, value_name = "K", default_value_t = 2)]
+        vessels: u64,
+        /// Ports to take the nodes' ports from: 1 + 10 x K consecutive free ports per node.
+        #[arg(long, value_name = "A-B", default_value = "61000-65000")]
+        ports: String,
+    },
+    /// Stop the node managers of the testbed in DIR and their vessels (the state is kept).
+    Down {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+pub fn run(action: Action) -> u8 {
+    let result = match action {
+        Action::Up { nodes, dir, owner, vessels, ports } => testbed::parse_pool(&ports).and_then(|pool| {
+            let repy = std::env::current_exe().map_err(|e| format!("cannot find the repy executable: {e}"))?;
+            testbed::up(&UpOptions { dir, nodes, owner, vessels, pool, repy })
+        }),
+        Action::Down { dir } => testbed::down(&dir),
+    };
+    match result {
+        Ok(summary) => {
+            println!("{summary}");
+            0
+        }
+        Err(e) => {
+            eprintln!("repy: testbed: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! `repy testbed` and `repy fleet` end to end: real node managers on loopback, the
+//! all-pairs ping example on five vessels, a node manager killed mid-way, JSON output and
+//! usage errors. Every testbed is stopped by a Drop guard, even when an assertion fails.
+
+use std::{
+    path::Path,
+    process::{Command, Output},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+fn repy_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_repy")
+}
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name).display().to_string()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(repy_bin()).args(args).output().expect("repy runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Processes whose command line mentions `dir` (node managers and vessels of a testbed).
+fn processes_under(dir: &Path) -> Vec<(u32, String)> {
+    let needle = dir.display().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(bytes) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let line = text(&bytes).replace('\0', " ");
+        if line.contains(&needle) {
+            found.push((pid, line));
+        }
+    }
+    found
+}
+
+/// A testbed in a temporary directory; dropping it runs `repy testbed down` and kills anything left.
+struct Testbed {
+    dir: tempfile::TempDir,
+    nodes: Vec<String>,
+}
+
+impl Testbed {
+    fn up(nodes: usize, vessels: usize, ports: &str) -> Testbed {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().display().to_string();
+        let mut bed = Testbed { dir, nodes: Vec::new() };
+        let out = run(&["testbed", "up", "--nodes", &nodes.to_string(), "--dir", &path, "--vessels", &vessels.to_string(), "--ports", ports]);
+        assert!(out.status.success(), "testbed up failed: {}{}", text(&out.stdout), text(&out.stderr));
+        let list = std::fs::read_to_string(bed.dir.path().join("nodes.txt")).unwrap();
+        bed.nodes = list.lines().map(str::to_string).collect();
+        assert_eq!(bed.nodes.len(), nodes, "{list}");
+        bed
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn key(&self) -> String {
+        self.path().join("testbed").display().to_string()
+    }
+
+    fn nodes_file(&self) -> String {
+        self.path().join("nodes.txt").display().to_string()
+    }
+
+    /// `repy fleet --key DIR/testbed --nodes DIR/nodes.txt ARGS`.
+    fn fleet(&self, args: &[&str]) -> Output {
+        let (key, nodes) = (self.key(), self.nodes_file());
+        let mut all = vec!["fleet", "--key", &key, "--nodes", &nodes];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+
+    fn fleet_json(&self, args: &[&str]) -> (Output, Value) {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.fleet(&all);
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", text(&out.stdout), text(&out.stderr)));
+        (out, doc)
+    }
+
+    fn pid(&self, node: usize) -> u32 {
+        std::fs::read_to_string(self.path().join(format!("node{node}.pid"))).unwrap().trim().parse().unwrap()
+    }
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        let _ = run(&["testbed", "down", "--dir", &self.path().display().to_string()]);
+        for (pid, _) in processes_under(self.path()) {
+            // SAFETY: plain kill of a process this test started.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    }
+}
+
+fn ok_or_show(out: &Output, what: &str) {
+    assert!(out.status.success(), "{what} failed ({:?}):\n{}{}", out.status, text(&out.stdout), text(&out.stderr));
+}
+
+/// The five vessels ping each other (and themselves), every log shows a round-trip time to all
+/// five, the page shows the matrix; a killed node manager is reported unreachable by name while
+/// the others answer; `testbed down` leaves no process.
+#[test]
+fn allpairsping_on_five_nodes_and_a_node_that_dies() {
+    let bed = Testbed::up(5, 1, "61000-62499");
+    ok_or_show(&bed.fleet(&["upload", &example("allpairsping.py")]), "upload");
+    let (out, started) = bed.fleet_json(&["start", "allpairsping.py", "{ip}:{port}", "{connport}", "{peers}"]);
+    ok_or_show(&out, "start");
+    let results = started["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5, "{started}");
+    // Every vessel got its own address, its TCP port and the same five peers.
+    let me: Vec<String> = results.iter().map(|r| r["args"][1].as_str().unwrap().to_string()).collect();
+    for r in results {
+        let peers: Vec<&str> = r["args"].as_array().unwrap()[3..].iter().map(|a| a.as_str().unwrap()).collect();
+        assert_eq!(peers, me.iter().map(String::as_str).collect::<Vec<_>>(), "{r}");
+    }
+
+    // Each log holds `rtt PEER MS ms` for all five peers (itself included).
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let logs = loop {
+        let (out, doc) = bed.fleet_json(&["log"]);
+        let logs: Vec<(String, String)> = doc["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (format!("{}/{}", r["node"].as_str().unwrap(), r["vessel"]), r["log"].as_str().unwrap_or("").to_string()))
+            .collect();
+        let complete = out.status.success()
+            && logs.len() == 5
+            && logs.iter().all(|(_, log)| me.iter().all(|peer| log.contains(&format!("rtt {peer} "))));
+        if complete {
+            break logs;
+        }
+        assert!(Instant::now() < deadline, "not every vessel measured every peer within 40 s:\n{logs:#?}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    for (place, log) in &logs {
+        let line = log.lines().find(|l| l.starts_with("rtt ")).unwrap();
+        let ms: f64 = line.split(' ').nth(2).unwrap().parse().unwrap_or_else(|_| panic!("{place}: bad line '{line}'"));
+        assert!((0.0..5000.0).contains(&ms), "{place}: {line}");
+    }
+
+    // The text form prefixes every line with node/vessel.
+    let out = bed.fleet(&["log"]);
+    ok_or_show(&out, "log");
+    let stdout = text(&out.stdout);
+    for node in &bed.nodes {
+        assert!(stdout.contains(&format!("{node}/v1: rtt ")), "{stdout}");
+    }
+
+    // The page of the first vessel shows a row and a column for every vessel.
+    let connport = results[0]["args"][2].as_str().unwrap();
+    let page = http_get(&format!("127.0.0.1:{connport}"));
+    assert!(page.starts_with("HTTP/1.0 200 OK"), "{page}");
+    for peer in &me {
+        assert!(page.contains(&format!("<th>{peer}</th>")), "{peer} missing from the page:\n{page}");
+    }
+
+    // Kill the third node manager: its vessel dies with it; the others still answer.
+    let dead = bed.nodes[2].clone();
+    // SAFETY: plain kill of a process this test started.
+    unsafe { libc::kill(bed.pid(3) as i32, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&dead).is_ok() {
+        assert!(Instant::now() < deadline, "{dead} still accepts connections 10 s after SIGKILL");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = bed.fleet(&["log"]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(stderr.contains(&format!("{dead}: error: unreachable: cannot connect to {dead}")), "{stderr}");
+    assert!(stderr.contains(&format!("1 node failed: {dead}")), "{stderr}");
+    for node in bed.nodes.iter().filter(|n| **n != dead) {
+        assert!(stdout.contains(&format!("{node}/v1: rtt ")), "{node} missing:\n{stdout}");
+    }
+    let (out, doc) = bed.fleet_json(&["log"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(doc["ok"], false);
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5, "{doc}");
+    assert_eq!(results.iter().filter(|r| r["ok"] == true).count(), 4, "{doc}");
+    let failed = &results[2];
+    assert_eq!((failed["node"].as_str(), &failed["vessel"], &failed["ok"]), (Some(dead.as_str()), &Value::Null, &Value::Bool(false)));
+    assert!(failed["error"].as_str().unwrap().starts_with("unreachable:"), "{failed}");
+
+    // down stops every node manager and vessel.
+    let out = run(&["testbed", "down", "--dir", &bed.path().display().to_string()]);
+    ok_or_show(&out, "testbed down");
+    assert!(text(&out.stdout).contains("stopped 4 of 5 node managers"), "{}", text(&out.stdout));
+    let left = processes_under(bed.path());
+    assert!(left.is_empty(), "processes left after testbed down: {left:#?}");
+}
+
+fn http_get(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut page = String::new();
+    stream.read_to_string(&mut page).unwrap();
+    page
+}
+
+/// browse/run/list/download/reset with --json on two nodes of two vessels, an unreachable node in
+/// the list, a key that may use nothing, and a user key given one vessel.
+#[test]
+fn json_results_unreachable_nodes_and_user_keys() {
+    let bed = Testbed::up(2, 2, "62500-62999");
+    let (out, doc) = bed.fleet_json(&["browse"]);
+    ok_or_show(&out, "browse");
+    assert_eq!(doc["command"], "browse");
+    assert_eq!(doc["ok"], true);
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "{doc}");
+    for r in results {
+        assert_eq!((r["status"].as_str(), r["role"].as_str(), r["ok"].as_bool()), (Some("Fresh"), Some("owner"), Some(true)), "{r}");
+        assert!(r["messport"].as_str().unwrap().contains('-'), "{r}");
+    }
+
+    // run: placeholders are per vessel; the log of each vessel comes back.
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("where.py");
+    std::fs::write(&program, "if callfunc == 'initialize':\n    print('at', callargs[0], callargs[1])\n").unwrap();
+    let program = program.display().to_string();
+    let (out, doc) = bed.fleet_json(&["run", "--timeout", "60", &program, "{node}/{vessel}", "{port}"]);
+    ok_or_show(&out, "run");
+    for r in doc["results"].as_array().unwrap() {
+        let (node, vessel) = (r["node"].as_str().unwrap(), r["vessel"].as_str().unwrap());
+        assert!(r["log"].as_str().unwrap().starts_with(&format!("at {node}/{vessel} ")), "{r}");
+        assert_eq!(r["last_exit"]["code"], 0, "{r}");
+    }
+    // A failing program makes run fail, with the reason.
+    std::fs::write(dir.path().join("fail.py"), "if callfunc == 'initialize':\n    raise ValueError('boom')\n").unwrap();
+    let out = bed.fleet(&["run", &dir.path().join("fail.py").display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("program ended with status Terminated (exit status 1): ValueError: boom"), "{}", text(&out.stderr));
+    // A program that does not end is stopped at the timeout and counts as failed.
+    std::fs::write(dir.path().join("forever.py"), "if callfunc == 'initialize':\n    while True:\n        sleep(0.1)\n").unwrap();
+    let out = bed.fleet(&["run", "--timeout", "3", &dir.path().join("forever.py").display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("still running after 3 s: stopped it"), "{}", text(&out.stderr));
+
+    let (out, doc) = bed.fleet_json(&["list"]);
+    ok_or_show(&out, "list");
+    assert_eq!(doc["results"][0]["files"], serde_json::json!(["fail.py", "forever.py", "where.py"]));
+    let to = dir.path().join("got");
+    let out = bed.fleet(&["download", "where.py", "--to", &to.display().to_string()]);
+    ok_or_show(&out, "download");
+    let first = to.join(format!("{}_v1", bed.nodes[0].replace(':', "_"))).join("where.py");
+    assert_eq!(std::fs::read_to_string(&first).unwrap(), std::fs::read_to_string(&program).unwrap());
+    let out = bed.fleet(&["download", "nothere.py", "--to", &to.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("RetrieveFileFromVessel refused: NoSuchFile"), "{}", text(&out.stderr));
+    ok_or_show(&bed.fleet(&["reset"]), "reset");
+    let (_, doc) = bed.fleet_json(&["list"]);
+    assert!(doc["results"].as_array().unwrap().iter().all(|r| r["files"] == serde_json::json!([])), "{doc}");
+
+    // An unreachable node in the list is one result with the reason; the others still count.
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let nodes = dir.path().join("nodes.txt");
+    std::fs::write(&nodes, format!("{}\n{nobody}\n{}\n", bed.nodes[0], bed.nodes[1])).unwrap();
+    let out = run(&["fleet", "--key", &bed.key(), "--nodes", &nodes.display().to_string(), "--json", "browse"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5, "{doc}");
+    assert_eq!(results[2]["node"], nobody.as_str());
+    assert!(results[2]["error"].as_str().unwrap().contains(&format!("unreachable: cannot connect to {nobody}")), "{doc}");
+
+    // A key with no vessel is told so; once given a vessel as a user key it sees just that one.
+    let keys = dir.path().display().to_string();
+    ok_or_show(&run(&["keygen", "bob", "--dir", &keys]), "keygen");
+    let bob = dir.path().join("bob").display().to_string();
+    let out = run(&["fleet", "--key", &bob, "--nodes", &bed.nodes_file(), "browse"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("may use no vessel on this node"), "{}", text(&out.stderr));
+    let bob_public = std::fs::read_to_string(dir.path().join("bob.publickey")).unwrap();
+    let users = format!("user_keys=[\"{}\"]", bob_public.trim());
+    let out = run(&["node", "call", "--key", &bed.key(), "--node", &bed.nodes[1], "ChangeUsers", "vessel=v2", &users]);
+    ok_or_show(&out, "ChangeUsers");
+    let only_second = dir.path().join("second.txt");
+    std::fs::write(&only_second, format!("{}\n", bed.nodes[1])).unwrap();
+    let out = run(&["fleet", "--key", &bob, "--nodes", &only_second.display().to_string(), "browse"]);
+    ok_or_show(&out, "browse as user");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(&format!("{}/v2  Fresh      user", bed.nodes[1])), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+}
+
+#[test]
+fn usage_errors_name_the_culprit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let nodes = d.join("nodes.txt");
+    std::fs::write(&nodes, "127.0.0.1:1224\n\n# comment\n127.0.0.1\n").unwrap();
+    let key = d.join("alice").display().to_string();
+    let nodes_arg = nodes.display().to_string();
+
+    let out = run(&["fleet", "--key", &key, "--nodes", &nodes_arg, "browse"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains(&format!("private key file '{key}.privatekey' not found")), "{}", text(&out.stderr));
+
+    ok_or_show(&run(&["keygen", "alice", "--dir", &d.display().to_string()]), "keygen");
+    let out = run(&["fleet", "--key", &key, "--nodes", &nodes_arg, "browse"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&format!("{nodes_arg}:4: '127.0.0.1' is not a node address: no ':PORT'")), "{stderr}");
+
+    let missing = d.join("none.txt").display().to_string();
+    let out = run(&["fleet", "--key", &key, "--nodes", &missing, "browse"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains(&format!("cannot read nodes file '{missing}'")), "{}", text(&out.stderr));
+
+    std::fs::write(&nodes, "127.0.0.1:1224\n").unwrap();
+    let out = run(&["fleet", "--key", &key, "--nodes", &nodes_arg, "upload", &d.join("Bad Name.py").display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is not a valid vessel file name"), "{}", text(&out.stderr));
+
+    let out = run(&["testbed", "down", "--dir", &d.join("nothing").display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no testbed in"), "{}", text(&out.stderr));
+    let out = run(&["testbed", "up", "--nodes", "0", "--dir", &d.join("tb").display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--nodes must be at least 1"), "{}", text(&out.stderr));
+}
