@@ -37,6 +37,9 @@ pub struct FleetArgs {
     /// Print one JSON document with a result per vessel instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Seconds to wait for a node to accept the connection and for each of its answers.
+    #[arg(long, value_name = "S", default_value_t = 30.0, global = true)]
+    node_timeout: f64,
     /// Nodes contacted at the same time.
     #[arg(long, value_name = "N", default_value_t = 16, global = true)]
     parallel: usize,
@@ -112,7 +115,11 @@ pub fn run(args: FleetArgs) -> u8 {
         let nodes = nodes::read_nodes_file(&args.nodes)?;
         let command = build(args.command)?;
         let exec = Executor::new(args.parallel, !args.json)?;
-        Ok::<_, String>((Fleet::new(nodes, &identity, exec), command))
+        let timeout = args.node_timeout;
+        if !(timeout.is_finite() && timeout > 0.0 && timeout <= 1e6) {
+            return Err(format!("--node-timeout {timeout}: expected a positive number of seconds"));
+        }
+        Ok::<_, String>((Fleet::new(nodes, &identity, exec, Duration::from_secs_f64(timeout)), command))
     })();
     let (fleet, command) = match prepared {
         Ok(p) => p,

@@ -278,6 +278,19 @@ fn json_results_unreachable_nodes_and_user_keys() {
     assert_eq!(results[2]["node"], nobody.as_str());
     assert!(results[2]["error"].as_str().unwrap().contains(&format!("unreachable: cannot connect to {nobody}")), "{doc}");
 
+    // A node that accepts connections but never answers is given up after --node-timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    std::fs::write(&nodes, format!("{silent_addr}\n{}\n", bed.nodes[0])).unwrap();
+    let started = Instant::now();
+    let out = run(&["fleet", "--key", &bed.key(), "--nodes", &nodes.display().to_string(), "--node-timeout", "1", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&format!("{silent_addr}: error: unreachable: no answer from {silent_addr} within 1 s")), "{stderr}");
+    assert!(text(&out.stdout).contains(&format!("{}/v1  (no files)", bed.nodes[0])), "{}", text(&out.stdout));
+    drop(silent);
+
     // A key with no vessel is told so; once given a vessel as a user key it sees just that one.
     let keys = dir.path().display().to_string();
     ok_or_show(&run(&["keygen", "bob", "--dir", &keys]), "keygen");

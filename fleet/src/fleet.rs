@@ -182,6 +182,7 @@ pub struct Fleet {
     seed: String,
     public: PublicKey,
     exec: Executor,
+    timeout: Duration,
 }
 
 fn describe(e: ClientError) -> String {
@@ -209,11 +210,18 @@ fn resolve_ip(addr: &str) -> Result<String, String> {
         .ok_or_else(|| format!("unreachable: '{addr}' resolves to no address"))
 }
 
-fn discover(index: usize, addr: String, seed: &str, me: &PublicKey) -> Result<NodeView, String> {
+fn discover(index: usize, addr: String, seed: &str, me: &PublicKey, timeout: Duration) -> Result<NodeView, String> {
     let ip = resolve_ip(&addr)?;
     let secret = SecretKey::parse(seed)?;
-    let mut client = Client::connect(&addr).map_err(describe)?.with_key(secret);
-    let all = client.call_unsigned("GetVessels", json!({})).map_err(describe)?;
+    let mut client = Client::connect_timeout(&addr, timeout).map_err(describe)?.with_key(secret);
+    client.set_timeout(timeout);
+    let asked = Instant::now();
+    let all = client.call_unsigned("GetVessels", json!({})).map_err(|e| match e {
+        ClientError::Io(e) if asked.elapsed() >= timeout => {
+            format!("unreachable: no answer from {addr} within {} s ({e})", timeout.as_secs_f64())
+        }
+        other => describe(other),
+    })?;
     let list = all["vessels"].as_array().ok_or("not a node manager? GetVessels returned no vessel list")?;
     let mut vessels = Vec::new();
     for v in list {
@@ -256,17 +264,18 @@ pub fn download_dir_name(node: &str, vessel: &str) -> String {
 type Expanded = Arc<HashMap<(usize, String), Result<Vec<String>, String>>>;
 
 impl Fleet {
-    pub fn new(nodes: Vec<String>, identity: &Identity, exec: Executor) -> Fleet {
-        Fleet { nodes, seed: identity.secret.seed_text(), public: identity.public.clone(), exec }
+    /// `timeout`: to connect to a node, and for each of its answers.
+    pub fn new(nodes: Vec<String>, identity: &Identity, exec: Executor, timeout: Duration) -> Fleet {
+        Fleet { nodes, seed: identity.secret.seed_text(), public: identity.public.clone(), exec, timeout }
     }
 
     /// Runs a command on every vessel of every node; outcomes in the nodes file's order.
     pub fn execute(&self, command: Command) -> Vec<Outcome> {
         let mut results: Vec<Vec<Outcome>> = vec![Vec::new(); self.nodes.len()];
-        let (seed, me) = (self.seed.clone(), self.public.clone());
+        let (seed, me, timeout) = (self.seed.clone(), self.public.clone(), self.timeout);
         let items: Vec<(usize, String)> = self.nodes.iter().cloned().enumerate().collect();
         let found = self.exec.map(items, "contact", move |(i, addr)| {
-            let out = discover(i, addr.clone(), &seed, &me);
+            let out = discover(i, addr.clone(), &seed, &me, timeout);
             (i, addr, out)
         });
         let mut views = Vec::new();

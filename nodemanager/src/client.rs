@@ -67,16 +67,27 @@ pub struct Client {
 impl Client {
     /// Connects (10 s timeout); responses are awaited up to 120 s.
     pub fn connect(addr: &str) -> Result<Client, ClientError> {
+        Client::connect_timeout(addr, Duration::from_secs(10))
+    }
+
+    /// Connects within `timeout`; responses are awaited up to 120 s (see [`Client::set_timeout`]).
+    pub fn connect_timeout(addr: &str, timeout: Duration) -> Result<Client, ClientError> {
         let target = addr
             .to_socket_addrs()
             .map_err(|e| ClientError::Io(format!("cannot resolve '{addr}': {e}")))?
             .next()
             .ok_or_else(|| ClientError::Io(format!("'{addr}' resolves to no address")))?;
-        let stream = TcpStream::connect_timeout(&target, Duration::from_secs(10))
+        let stream = TcpStream::connect_timeout(&target, timeout)
             .map_err(|e| ClientError::Io(format!("cannot connect to {addr}: {e}")))?;
         stream.set_read_timeout(Some(Duration::from_secs(120))).ok();
         stream.set_nodelay(true).ok();
         Ok(Client { stream, addr: addr.to_string(), secret: None, node: None, last_seq: 0, next_id: 1 })
+    }
+
+    /// How long to wait for a response, or for a request to be sent.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.stream.set_read_timeout(Some(timeout)).ok();
+        self.stream.set_write_timeout(Some(timeout)).ok();
     }
 
     pub fn with_key(mut self, secret: SecretKey) -> Client {
