@@ -349,3 +349,26 @@ fn traffic_is_charged_and_held_to_its_rate() {
     let usage = run.stderr.lines().find(|l| l.starts_with("loopsend")).unwrap_or_default().to_owned();
     assert!(usage.contains("40000"), "the usage report shows the charged bytes: {}", run.stderr);
 }
+
+#[test]
+fn receiving_waits_for_the_receive_side_rate() {
+    let p = free_port();
+    let restrictions = restrictions_with("resource looprecv 20000");
+    let vessel = Vessel::new();
+    vessel.write("r.txt", &restrictions);
+    // 60 KB through one connection: the first 20 KB is the burst, the rest waits ~2 s.
+    let run = vessel.run(
+        &once(&format!(
+            "def serve(ip, port, sock, this, listener):\n    data = 'x' * 60000\n    while data:\n        data = data[sock.send(data):]\n\
+             waitforconn('127.0.0.1', {p}, serve)\ns = openconn('127.0.0.1', {p})\nstart = getruntime()\ngot = 0\n\
+             while got < 60000:\n    got += len(s.recv(60000))\nprint(got, getruntime() - start)\nexitall()\n"
+        )),
+        &["--restrictions", "r.txt"],
+        &[],
+    );
+    assert_eq!(run.status, Some(0), "{run:?}");
+    let mut words = run.stdout.split_whitespace();
+    assert_eq!(words.next(), Some("60000"), "{run:?}");
+    let elapsed: f64 = words.next().unwrap().parse().unwrap();
+    assert!((1.5..6.0).contains(&elapsed), "60 KB at 20 KB/s after a 20 KB burst took {elapsed} s");
+}
