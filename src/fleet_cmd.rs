@@ -12,11 +12,15 @@ use serde_json::json;
 
 #[derive(Args)]
 #[command(after_help = "Arguments of start and run may hold placeholders, replaced for each vessel:
-  {ip}        the node's IP address        {port}      the vessel's first UDP port (messport)
-  {node}      the node as in the nodes file {connport} the vessel's first TCP port (connport)
+  {ip}        the node's IP address (its host in the nodes file, resolved)
+  {port}      the vessel's first UDP port (messport)
+  {connport}  the vessel's first TCP port (connport)
+  {node}      the node as written in the nodes file
   {vessel}    the vessel's name (v1)
   {peers}     (a whole argument) one IP:PORT argument per vessel acted on, this one included
   {{ and }} are literal braces. Quote them in a shell: '{port}'.
+A vessel takes at most 64 arguments (the program included), so {peers} suits up to 61 vessels.
+Options such as --json go before PROGRAM: everything after it is passed to the program.
 
 Exit status: 0 if every vessel succeeded, 1 if any node or vessel failed, 2 for a usage error.
 
