@@ -26,9 +26,10 @@ impl Executor {
         Ok(Executor { runtime, parallel, progress: progress && std::io::stderr().is_terminal() })
     }
 
-    /// A progress bar over `len` steps, drawn on stderr only on a terminal and for more than one step.
+    /// A progress bar over `len` steps, drawn on stderr only on a terminal, for more than one
+    /// step and with a non-empty label.
     pub fn bar(&self, len: u64, label: &str) -> ProgressBar {
-        if !self.progress || len < 2 {
+        if !self.progress || len < 2 || label.is_empty() {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new(len);
@@ -39,7 +40,8 @@ impl Executor {
         bar
     }
 
-    /// `f` applied to every item, results in the items' order. A panicking worker gives `Err`.
+    /// `f` applied to every item, results in the items' order, with a bar labelled `label` (none
+    /// if empty). A panicking worker gives `Err`.
     pub fn map<I, O, F>(&self, items: Vec<I>, label: &str, f: F) -> Vec<Result<O, String>>
     where
         I: Send + 'static,

@@ -334,8 +334,11 @@ impl Fleet {
         // Per node: the view, vessels still running, failures so far.
         let mut active: Vec<(NodeView, Vec<Outcome>)> = views.into_iter().map(|v| (v, Vec::new())).collect();
         let mut done: Vec<(NodeView, Vec<Outcome>)> = Vec::new();
+        // A node whose worker failed unexpectedly: (index, its outcome).
+        let mut lost: Vec<(usize, Vec<Outcome>)> = Vec::new();
         loop {
-            let polled = self.exec.map(std::mem::take(&mut active), "waiting", |(mut view, mut failed)| {
+            let places: Vec<(usize, String)> = active.iter().map(|(v, _)| (v.index, v.addr.clone())).collect();
+            let polled = self.exec.map(std::mem::take(&mut active), "", |(mut view, mut failed)| {
                 match view.client.call_unsigned("GetVessels", json!({})) {
                     Ok(all) => {
                         for v in all["vessels"].as_array().into_iter().flatten() {
@@ -354,8 +357,14 @@ impl Fleet {
                 }
                 (view, failed)
             });
-            for r in polled {
-                let Ok((view, failed)) = r else { continue };
+            for (r, (index, addr)) in polled.into_iter().zip(places) {
+                let (view, failed) = match r {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        lost.push((index, vec![Outcome::node_failure(&addr, e)]));
+                        continue;
+                    }
+                };
                 let running = view.vessels.iter().filter(|v| v.status == "Started").count();
                 if running == 0 {
                     done.push((view, failed));
@@ -373,6 +382,7 @@ impl Fleet {
         }
         bar.finish_and_clear();
         done.append(&mut active);
+        let places: Vec<(usize, String)> = done.iter().map(|(v, _)| (v.index, v.addr.clone())).collect();
         let secs = timeout.as_secs_f64();
         let collected = self.exec.map(done, "logs", move |(mut view, mut outcomes)| {
             let addr = view.addr.clone();
@@ -411,7 +421,13 @@ impl Fleet {
             }
             (view.index, outcomes)
         });
-        collected.into_iter().flatten().collect()
+        let mut all: Vec<(usize, Vec<Outcome>)> = collected
+            .into_iter()
+            .zip(places)
+            .map(|(r, (index, addr))| r.unwrap_or_else(|e| (index, vec![Outcome::node_failure(&addr, e)])))
+            .collect();
+        all.append(&mut lost);
+        all
     }
 }
 
