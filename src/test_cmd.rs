@@ -4,8 +4,12 @@
 //!
 //! Details the specification leaves open, decided here:
 //! * PATH may be a directory (searched recursively; directories whose name starts with `.`
-//!   are skipped) or a `ut_*.py` file. A test's name is its path relative to the PATH
-//!   argument (its file name when PATH is the file itself), with `/` separators.
+//!   and symbolic links to directories are skipped) or a `ut_*.py` file. A test's name is
+//!   its path relative to the PATH argument (its file name when PATH is the file itself),
+//!   with `/` separators. A missing PATH is a usage error (exit 2); finding no test is not
+//!   (a note on stderr, then `0 passed, 0 failed`).
+//! * A pragma line is `#pragma KIND ...` after optional indentation; a KIND other than
+//!   `repy`, `out`, `error`, or a second `repy` line, fails the test naming the line.
 //! * Without a `#pragma repy` line the test runs on the default profile without arguments.
 //!   The first token of `#pragma repy` is the restrictions file when a file of that name
 //!   exists beside the test; otherwise every token is an argument. Tokens are separated by
@@ -167,12 +171,13 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<TestCase>) -> Result<(), String
         let entry = entry.map_err(|e| format!("cannot list directory '{}': {e}", dir.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        let Ok(meta) = std::fs::metadata(&path) else { continue };
-        if meta.is_dir() {
+        // Symbolic links to directories are not followed (no loops); links to files are.
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
             if !name.starts_with('.') {
                 walk(root, &path, found)?;
             }
-        } else if meta.is_file() && is_test_name(&name) {
+        } else if is_test_name(&name) && std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
             let relative = path.strip_prefix(root).unwrap_or(&path);
             let name = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
             found.push(TestCase { name, file: path });

@@ -205,8 +205,10 @@ fn the_tutorial_programs_run_as_shown() {
     assert_eq!(run.status, Some(0), "{run:?}");
     assert_lines_in_order(
         &run.stdout,
-        &["cancelled: True", "the main thread slept; the first tick is still to come", "tick 1 in _EVENT:Thread:", "tick 2 in _EVENT:Thread:", "tick 3 in _EVENT:Thread:", "no timer is left: exit run at 0.9 s"],
+        &["cancelled: True", "the main thread slept; the first tick is still to come", "tick 1 in _EVENT:Thread:", "tick 2 in _EVENT:Thread:", "tick 3 in _EVENT:Thread:", "no timer is left: exit run at "],
     );
+    let exit_at: f64 = run.stdout.lines().last().and_then(|l| l.strip_prefix("no timer is left: exit run at ")).and_then(|l| l.strip_suffix(" s")).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{run:?}"));
+    assert!(exit_at >= 0.9, "three ticks 0.3 s apart end at 0.9 s at the earliest, not {exit_at}");
     assert!(!run.stdout.contains("never runs"), "{run:?}");
 
     let run = run_example(&check("locks.py"), &[], &[]);

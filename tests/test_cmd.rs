@@ -245,3 +245,12 @@ fn bad_paths_are_usage_errors() {
     assert_eq!(run.stdout, "0 passed, 0 failed\n");
     assert!(run.stderr.contains("no ut_*.py tests under '.'"), "{run:?}");
 }
+
+#[cfg(unix)]
+#[test]
+fn symbolic_links_to_directories_are_not_followed() {
+    let (dir, _) = suite(&[("a/ut_one.py", "x = 1\n")], &["--help"]);
+    std::os::unix::fs::symlink(dir.path().join("a"), dir.path().join("a/loop")).unwrap();
+    let run = repy_in(dir.path(), &["test", "a"]);
+    assert_eq!(run.stdout, "PASS ut_one.py\n1 passed, 0 failed\n", "{run:?}");
+}
