@@ -151,7 +151,11 @@ fn a_hanging_test_is_killed_after_the_timeout() {
     let started = Instant::now();
     let (_dir, run) = suite(
         &[
-            ("ut_hang.py", "#pragma out\nprint('started')\nwhile True:\n    sleep(0.1)\n"),
+            // It holds a UDP port while it hangs: once killed, the port is free again.
+            (
+                "ut_hang.py",
+                "#pragma out\nif callfunc == 'initialize':\n    recvmess('127.0.0.1', <port>, print)\n    print('started', <port>)\n    while True:\n        sleep(0.1)\n",
+            ),
             ("ut_quick.py", "x = 1\n"),
         ],
         &["--timeout", "1.5"],
@@ -161,7 +165,13 @@ fn a_hanging_test_is_killed_after_the_timeout() {
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines[0], "FAIL ut_hang.py: timed out after 1.5 s (killed)", "{run:?}");
-    assert!(run.stdout.contains("  | started"), "the output so far is shown: {run:?}");
+    let port: u16 = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("  | started "))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the output so far is shown: {run:?}"));
+    std::net::UdpSocket::bind(("127.0.0.1", port)).expect("the killed test's processes are gone and its port is free");
     assert!(run.stdout.lines().any(|l| l == "PASS ut_quick.py"), "{run:?}");
     assert_eq!(last_line(&run), "1 passed, 1 failed");
 }
