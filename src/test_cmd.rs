@@ -125,28 +125,36 @@ pub fn run(args: TestArgs) -> u8 {
     drop(sender);
     let mut results: Vec<Option<Outcome>> = (0..tests.len()).map(|_| None).collect();
     let (mut printed, mut passed, mut failed) = (0, 0, 0);
-    let stdout = std::io::stdout();
+    let mut report = |name: &str, outcome: &Outcome| {
+        let mut out = std::io::stdout().lock();
+        let _ = if outcome.passed {
+            passed += 1;
+            writeln!(out, "PASS {name}")
+        } else {
+            failed += 1;
+            writeln!(out, "FAIL {name}: {}", outcome.why)
+        };
+        let _ = out.flush();
+    };
     for (index, outcome) in receiver {
         results[index] = Some(outcome);
         while let Some(Some(outcome)) = results.get(printed) {
-            let name = &tests[printed].name;
-            let mut out = stdout.lock();
-            let _ = if outcome.passed {
-                passed += 1;
-                writeln!(out, "PASS {name}")
-            } else {
-                failed += 1;
-                writeln!(out, "FAIL {name}: {}", outcome.why)
-            };
-            let _ = out.flush();
+            report(&tests[printed].name, outcome);
             printed += 1;
         }
     }
     for handle in handles {
         let _ = handle.join();
     }
+    // A test whose runner thread died without a result still gets its line.
+    for (test, result) in tests.iter().zip(&results).skip(printed) {
+        match result {
+            Some(outcome) => report(&test.name, outcome),
+            None => report(&test.name, &fail("internal error: the test runner stopped before reporting a result")),
+        }
+    }
     println!("{passed} passed, {failed} failed");
-    u8::from(failed > 0 || printed < tests.len())
+    u8::from(failed > 0)
 }
 
 /// The tests under `path`, sorted by name.
