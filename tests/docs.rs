@@ -380,3 +380,36 @@ fn the_chat_explains_its_usage() {
     let run = run_example("examples/tutorial/chat.py", &[], &["alice"]);
     assert_eq!((run.status, run.stdout.as_str()), (Some(0), "usage: chat.py NAME MYPORT PEERPORT\n"), "{run:?}");
 }
+
+/// The transcripts `$ repy run examples/tutorial/...` of the tutorial show exactly what the
+/// program prints (stdout, then stderr, then `status N` when the command echoes it), except
+/// the ones whose figures depend on timing.
+#[test]
+fn the_tutorial_transcripts_are_exact() {
+    let mut compared = 0;
+    for (lang, text) in code_blocks(&read("docs/tutorial.md")) {
+        let mut lines = text.lines();
+        let Some(command) = lines.next().and_then(|l| l.strip_prefix("$ repy run examples/tutorial/")) else { continue };
+        if lang != "sh" || command.contains("--usage") || command.starts_with("timers.py") {
+            continue;
+        }
+        let (command, echoes_status) = match command.strip_suffix("; echo \"status $?\"") {
+            Some(c) => (c, true),
+            None => (command, false),
+        };
+        let mut words = command.split_whitespace();
+        let program = format!("examples/tutorial/{}", words.next().unwrap());
+        let args: Vec<&str> = words.collect();
+        let run = run_example(&program, &[], &args);
+        let mut actual = format!("{}{}", run.stdout, run.stderr);
+        if echoes_status {
+            actual.push_str(&format!("status {}\n", run.status.unwrap_or(-1)));
+        } else {
+            assert_eq!(run.status, Some(0), "{run:?}");
+        }
+        let shown: String = lines.map(|l| format!("{l}\n")).collect();
+        assert_eq!(actual, shown, "the tutorial's transcript of `repy run examples/tutorial/{command}` differs");
+        compared += 1;
+    }
+    assert!(compared >= 6, "only {compared} transcripts compared");
+}
