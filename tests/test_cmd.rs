@@ -264,3 +264,27 @@ fn symbolic_links_to_directories_are_not_followed() {
     let run = repy_in(dir.path(), &["test", "a"]);
     assert_eq!(run.stdout, "PASS ut_one.py\n1 passed, 0 failed\n", "{run:?}");
 }
+
+/// Two tests that can only pass together: each waits for the other over UDP on fixed ports.
+/// Each registers before it sends and answers what it hears before it ends, so whichever
+/// hears first, the other hears too.
+#[test]
+fn tests_run_in_parallel() {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        eprintln!("one core: tests run one at a time");
+        return;
+    }
+    let free = || std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (a, b) = (free(), free());
+    let side = |me: u16, peer: u16, says: &str| {
+        format!(
+            "#pragma out heard\n\
+             def heard(ip, port, message, handle):\n    print('heard', message)\n\
+             \x20   sendmess('127.0.0.1', {peer}, 'bye', '127.0.0.1', {me})\n    exitall()\n\
+             def say():\n    sendmess('127.0.0.1', {peer}, '{says}', '127.0.0.1', {me})\n    settimer(0.1, say, [])\n\
+             if callfunc == 'initialize':\n    recvmess('127.0.0.1', {me}, heard)\n    say()\n"
+        )
+    };
+    let (_dir, run) = suite(&[("ut_a.py", &side(a, b, "ping")), ("ut_b.py", &side(b, a, "pong"))], &["--timeout", "20"]);
+    assert_eq!(run.stdout, "PASS ut_a.py\nPASS ut_b.py\n2 passed, 0 failed\n", "{run:?}");
+}
