@@ -14,6 +14,7 @@ pub mod net;
 pub mod output;
 pub mod print;
 pub mod runtime;
+pub mod threads;
 pub mod timer;
 pub mod usage;
 

@@ -69,6 +69,8 @@ pub struct Runtime {
     pub open_files: crate::file::OpenFiles,
     /// Sockets, listeners and the local address rules.
     pub net: crate::net::Network,
+    /// Threads that run callbacks.
+    threads: crate::threads::Pool,
 }
 
 impl Runtime {
@@ -86,6 +88,7 @@ impl Runtime {
             usage_figures: None,
             open_files: Default::default(),
             net: Default::default(),
+            threads: Default::default(),
         }
     }
 
@@ -189,24 +192,15 @@ impl Runtime {
         body: impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static,
     ) {
         let number = self.next_thread.fetch_add(1, Ordering::Relaxed);
-        let name = match kind {
-            ThreadKind::Timer => format!("_EVENT:Thread:{number}"),
-            ThreadKind::Comm => format!("_COMMH:Thread:{number}"),
-        };
+        let name = format!("{}:Thread:{number}", thread_prefix(kind));
         let rt = self.clone();
-        let thread_vm = vm.new_thread();
-        let spawned = std::thread::Builder::new()
-            .name(name.clone())
-            .stack_size(THREAD_STACK_BYTES)
-            .spawn(move || {
-                thread_vm.run(|vm| {
-                    Runtime::set_thread_name(name);
-                    if let Err(exc) = body(vm) {
-                        rt.die_with_exception(vm, &exc);
-                    }
-                })
-            });
-        if let Err(e) = spawned {
+        let job: crate::threads::Job = Box::new(move |vm| {
+            Runtime::set_thread_name(name);
+            if let Err(exc) = body(vm) {
+                rt.die_with_exception(vm, &exc);
+            }
+        });
+        if let Err(e) = self.threads.run(vm, format!("{}:worker", thread_prefix(kind)), THREAD_STACK_BYTES, job) {
             self.terminate(status::RESOURCE, &format!("ThreadErr: the host refused a new thread ({e})"));
         }
     }
@@ -233,5 +227,13 @@ impl Runtime {
             message.push_str(&crate::usage::report(&self.restrictions, &self.nanny, figures()));
         }
         self.output.finish(Stream::Stderr, message.as_bytes(), code)
+    }
+}
+
+/// The name prefix of a thread family (Repy V1's names).
+fn thread_prefix(kind: ThreadKind) -> &'static str {
+    match kind {
+        ThreadKind::Timer => "_EVENT",
+        ThreadKind::Comm => "_COMMH",
     }
 }

@@ -17,6 +17,7 @@
 //! | [`child::configure_child`] | process group + `PR_SET_PDEATHSIG` | process group only (written) | `CREATE_NEW_PROCESS_GROUP` (written) |
 //! | [`child::signal_group`] / [`child::signal_process`] | `killpg` / `kill` | same (written) | Ctrl-Break, `TerminateProcess`, suspend (written) |
 //! | [`interfaces::all_interfaces`] / [`interfaces::interface_ipv4_addresses`] | `getifaddrs` | same (written) | `GetAdaptersAddresses` (written) |
+//! | [`readiness::wait_readable`] | `poll` | same (written) | `WSAPoll` (written) |
 //! | [`process::exit_now`] / [`process::write_stderr_raw`] | `_exit` / `write(2)` | same | `std` fallbacks |
 //!
 //! Other Unix systems get the portable parts; per-process CPU time and resident size
@@ -27,6 +28,7 @@ pub mod cpu;
 pub mod disk;
 pub mod interfaces;
 pub mod memory;
+pub mod readiness;
 mod pid;
 pub mod process;
 pub mod suspend;

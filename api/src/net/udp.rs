@@ -8,6 +8,7 @@ use std::{
 use repy_interpreter::{exceptions::RepyErrorKind, values::{byte_str, exact_str}};
 use repy_policy::Resource;
 use rustpython_vm::{function::FuncArgs, PyResult, VirtualMachine};
+use tokio_util::sync::CancellationToken;
 
 use super::{
     args::{authorize_listen, callback, destination, listen_end, local_end, message, port, Transport, MAX_DATAGRAM},
@@ -15,6 +16,9 @@ use super::{
     Traffic,
 };
 use crate::{args::bind, runtime::Runtime};
+
+/// How often a listener waiting for a datagram looks whether it was stopped.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Per-datagram header charge (restrictions.md §4.6).
 const HEADER: usize = 64;
@@ -38,7 +42,11 @@ pub fn sendmess(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyRes
     rt.wait_for(vm, "sendmess", traffic.send_resource())?;
     let registered = if named { rt.net.registry.udp_socket(local) } else { None };
     let sent = match registered {
-        Some(socket) => rt.io().block_on(socket.send_to(&data, dest)),
+        // Straight to the OS when the socket has room; through the reactor only if not.
+        Some(socket) => match socket.try_send_to(&data, dest.into()) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => rt.io().block_on(socket.send_to(&data, dest)),
+            sent => sent,
+        },
         None => {
             let socket = UdpSocket::bind(local).map_err(|e| {
                 rt.error(vm, RepyErrorKind::AddressBinding, format!("sendmess: cannot bind local address {local}: {}", e.kind()))
@@ -85,13 +93,7 @@ fn serve(vm: &VirtualMachine, rt: &Arc<Runtime>, listener: &Arc<Listener>, endpo
     let stop = listener.stop_token().clone();
     let mut buffer = vec![0u8; MAX_DATAGRAM];
     loop {
-        let sender = rt.io().block_on(async {
-            tokio::select! {
-                biased;
-                _ = stop.cancelled() => None,
-                sender = socket.peek_sender() => Some(sender),
-            }
-        });
+        let sender = next_sender(rt, &socket, &stop);
         let from = match sender {
             None => return,
             Some(Ok(SocketAddr::V4(from))) => from,
@@ -106,7 +108,10 @@ fn serve(vm: &VirtualMachine, rt: &Arc<Runtime>, listener: &Arc<Listener>, endpo
             return;
         }
         let allowed = rt.nanny.charge_before(Traffic::with(*from.ip()).recv_resource()).is_ok();
-        let received = rt.io().block_on(socket.recv_from(&mut buffer));
+        let received = match socket.try_recv_from(&mut buffer) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => rt.io().block_on(socket.recv_from(&mut buffer)),
+            received => received,
+        };
         let (length, from) = match received {
             Ok((length, SocketAddr::V4(from))) if allowed => (length, from),
             // An error, or a receive limit of 0: the datagram is dropped.
@@ -125,5 +130,33 @@ fn serve(vm: &VirtualMachine, rt: &Arc<Runtime>, listener: &Arc<Listener>, endpo
                 handle,
             ]
         });
+    }
+}
+
+/// Waits for the next datagram and tells who sent it; `None` once the listener is stopped.
+/// The thread waits in the kernel, checking for a stop every [`STOP_POLL`].
+fn next_sender(rt: &Runtime, socket: &tokio::net::UdpSocket, stop: &CancellationToken) -> Option<std::io::Result<SocketAddr>> {
+    loop {
+        if stop.is_cancelled() {
+            return None;
+        }
+        match socket.try_peek_sender() {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            sender => return Some(sender),
+        }
+        #[cfg(unix)]
+        let waited = repy_portability::readiness::wait_readable(std::os::fd::AsRawFd::as_raw_fd(socket), STOP_POLL);
+        #[cfg(windows)]
+        let waited = repy_portability::readiness::wait_readable(std::os::windows::io::AsRawSocket::as_raw_socket(socket), STOP_POLL);
+        if waited.is_err() {
+            // No readiness call on this system: wait through the I/O runtime instead.
+            return rt.io().block_on(async {
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => None,
+                    sender = socket.peek_sender() => Some(sender),
+                }
+            });
+        }
     }
 }
