@@ -192,10 +192,10 @@ def wrap_for_repy(body):
 
 
 def scaled(body, quick):
-    """The program with its `N = ...  # quick: M` line set to M under --quick."""
+    """The program with each `NAME = n  # quick: m` line set to m under --quick."""
     if not quick:
         return body
-    return re.sub(r"^N = \d+\s*# quick: (\d+)", r"N = \1", body, count=1, flags=re.M)
+    return re.sub(r"^(\w+) = \d+\s*# quick: (\d+)", r"\1 = \2", body, flags=re.M)
 
 
 def restrictions(repy, overrides, path):
@@ -282,6 +282,30 @@ def bench_cpu(ctx):
         log("cpu %-12s " % stem + ", ".join("%s %.2f s" % (k, v) for k, v in entry["wall_median_s"].items())
             + "  [%s]" % entry["checksum"])
     ctx.results["cpu"] = suite
+
+    # Diagnostic, outside the suite and its geometric mean: one sort of a long list.
+    with open(os.path.join(PROGRAMS, "diag", "big_sort.py")) as f:
+        body = scaled(f.read(), ctx.quick)
+    plain = os.path.join(work, "big_sort_plain.py")
+    wrapped = os.path.join(work, "big_sort_repy.py")
+    with open(plain, "w") as f:
+        f.write(body)
+    with open(wrapped, "w") as f:
+        f.write(wrap_for_repy(body))
+    runners = [("repy", [ctx.repy, "run", "--restrictions", ctx.cpu_r, wrapped]),
+               ("cpython", [sys.executable, plain])]
+    if ctx.bare:
+        runners.append(("bare", [ctx.bare, plain]))
+    diag, outputs = {}, set()
+    for runner, argv in runners:
+        w, _, out = run_timed(argv, work)
+        diag[runner] = w
+        outputs.add(out.strip())
+    if len(outputs) != 1:
+        raise RuntimeError("big_sort: outputs differ: %r" % outputs)
+    n = int(re.search(r"^N = (\d+)", body, re.M).group(1))
+    log("diag big_sort n=%d: " % n + ", ".join("%s %.2f s" % kv for kv in diag.items()))
+    ctx.results["big_sort"] = {"n": n, "wall_s": diag}
 
 
 # ---------------------------------------------------------------------------------------
@@ -457,6 +481,14 @@ def table(ctx):
             g = geomean(vs_bare)
             row("overhead: geometric mean (vs repy-bare)", "", "", "%.3f" % g, "≤ %.2f" % TARGET_OVERHEAD,
                 verdict(g, TARGET_OVERHEAD, True))
+    if "big_sort" in r:
+        d = r["big_sort"]
+        w = d["wall_s"]
+        row("diag: one sorted() of %d ints (vs python3)" % d["n"], "%.2f s" % w["repy"], "%.2f s" % w["cpython"],
+            fmt_ratio(w["repy"] / w["cpython"]), "not in suite", "—")
+        if "bare" in w:
+            row("diag: one sorted() of %d ints (vs repy-bare)" % d["n"], "%.2f s" % w["repy"], "%.2f s" % w["bare"],
+                "%.3f" % (w["repy"] / w["bare"]), "not in suite", "—")
     if "net" in r:
         n = r["net"]
         u = n["udp_rt_per_s"]

@@ -1,5 +1,6 @@
 # Classes and method calls: inheritance, super(), attribute access, properties.
-N = 60000  # quick: 15000
+N = 60000
+R = 5  # quick: 1
 
 
 class Shape:
@@ -57,24 +58,31 @@ class Vec:
         return self.x * other.x + self.y * other.y
 
 
-c = Counter()
-shapes = []
-for i in range(N):
-    if i % 3 == 0:
-        s = Square(i % 17 + 1)
-        c.add(s.side)
-    else:
-        s = Rect(i % 13 + 1, i % 7 + 1)
-    shapes.append(s)
-acc = 0
-for s in shapes:
-    acc += s.area()
-    acc += len(s.describe())
-    c.add(1).add(2)
-for s in shapes[:N // 4]:
-    acc += s.scale(2).area()
-v = Vec(0, 0)
-for i in range(N):
-    v = v + Vec(i % 5, i % 3)
-    acc += v.dot(Vec(1, -1)) % 11
-print("classes", N, acc + c.count + v.x + v.y)
+def main(N):
+    c = Counter()
+    shapes = []
+    for i in range(N):
+        if i % 3 == 0:
+            s = Square(i % 17 + 1)
+            c.add(s.side)
+        else:
+            s = Rect(i % 13 + 1, i % 7 + 1)
+        shapes.append(s)
+    acc = 0
+    for s in shapes:
+        acc += s.area()
+        acc += len(s.describe())
+        c.add(1).add(2)
+    for s in shapes[:N // 4]:
+        acc += s.scale(2).area()
+    v = Vec(0, 0)
+    for i in range(N):
+        v = v + Vec(i % 5, i % 3)
+        acc += v.dot(Vec(1, -1)) % 11
+    return acc + c.count + v.x + v.y
+
+
+total = 0
+for r in range(R):
+    total += main(N)
+print("classes", N, R, total)

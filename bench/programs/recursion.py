@@ -1,5 +1,6 @@
 # Recursive calls: naive Fibonacci, Ackermann, and a recursive tree walk.
-N = 24  # quick: 20
+N = 24
+R = 30  # quick: 2
 
 
 def fib(n):
@@ -28,9 +29,16 @@ def walk(node):
     return walk(node[0]) + node[1] + walk(node[2])
 
 
-total = fib(N)
-for i in range(N * 4):
-    total += ack(2, i % 40)
-for d in range(N - 10):
-    total += walk(build(d))
-print("recursion", N, total)
+def main(N):
+    total = fib(N)
+    for i in range(N * 4):
+        total += ack(2, i % 40)
+    for d in range(N - 10):
+        total += walk(build(d))
+    return total
+
+
+total = 0
+for r in range(R):
+    total += main(N)
+print("recursion", N, R, total)
