@@ -197,9 +197,9 @@ fn documented_errors_name_the_culprit() {
     let p = free_port();
     let closed = free_port();
     let cases: Vec<(String, &str)> = vec![
-        (format!("recvmess('127.0.0.1', 0, print)"), "RepyArgumentError: recvmess: localport must be an int from 1 to 65535"),
-        (format!("recvmess('127.0.0.1', 70000, print)"), "RepyArgumentError: recvmess: localport must be an int from 1 to 65535"),
-        (format!("recvmess('127.0.0.1', True, print)"), "RepyArgumentError: recvmess: localport must be an int from 1 to 65535"),
+        ("recvmess('127.0.0.1', 0, print)".to_owned(), "RepyArgumentError: recvmess: localport must be an int from 1 to 65535"),
+        ("recvmess('127.0.0.1', 70000, print)".to_owned(), "RepyArgumentError: recvmess: localport must be an int from 1 to 65535"),
+        ("recvmess('127.0.0.1', True, print)".to_owned(), "RepyArgumentError: recvmess: localport must be an int from 1 to 65535"),
         (format!("recvmess('0.0.0.0', {p}, print)"), "RepyArgumentError: recvmess: localip must be a specific address, not 0.0.0.0"),
         (format!("recvmess('127.0.0.1', {p}, 5)"), "RepyArgumentError: recvmess: function must be callable"),
         (format!("sendmess('127.0.0.1', {p}, 'x', '127.0.0.1')"), "RepyArgumentError: sendmess: localip and localport must be given together"),
