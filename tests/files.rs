@@ -107,6 +107,19 @@ fn file_writes_wait_for_the_filewrite_rate() {
 }
 
 #[test]
+fn file_reads_wait_for_the_fileread_rate() {
+    let vessel = Vessel::new();
+    vessel.write("r.txt", &restrictions_with("resource fileread 20000"));
+    vessel.write("data", &"y".repeat(60_000));
+    vessel.write("prog.py", &once("f = open('data')\ngot = 0\nwhile True:\n    chunk = f.read(5000)\n    if not chunk:\n        break\n    got += len(chunk)\nprint(got)\n"));
+    let start = Instant::now();
+    let run = common::repy_in(vessel.path(), &["run", "--restrictions", "r.txt", "prog.py"]);
+    // 60 000 bytes at 20 000 B/s after a one-second burst: about two seconds at least.
+    assert_eq!((run.status, run.stdout.as_str()), (Some(0), "60000\n"), "{run:?}");
+    assert!(start.elapsed() > Duration::from_millis(1800), "{:?}", start.elapsed());
+}
+
+#[test]
 fn call_rules_apply_to_file_operations() {
     let vessel = Vessel::new();
     let text = restrictions_with("").replace("call file.__init__ allow\n", "call file.__init__ arg 1 is wb deny\ncall file.__init__ allow\n");
