@@ -15,8 +15,13 @@ pub fn checked_source(path: &Path) -> Result<String, u8> {
         eprintln!("repy: cannot read program '{name}': {e}");
         2
     })?;
-    check_program(&bytes).map_err(|violations| {
-        format_violations(&name, &violations).iter().for_each(|l| eprintln!("{l}"));
+    checked_bytes(&name, &bytes)
+}
+
+/// Checks the bytes of the program called `name`.
+pub fn checked_bytes(name: &str, bytes: &[u8]) -> Result<String, u8> {
+    check_program(bytes).map_err(|violations| {
+        format_violations(name, &violations).iter().for_each(|l| eprintln!("{l}"));
         UNSAFE
     })
 }

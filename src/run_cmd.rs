@@ -57,11 +57,16 @@ pub fn run(args: RunArgs) -> u8 {
             }
         },
     };
-    let source = match checked_source(&args.program) {
+    let is_worker = std::env::var(supervisor::WORKER_ROLE_VAR).as_deref() == Ok(supervisor::WORKER_ROLE);
+    // The worker runs exactly the source the supervisor read and checked (also when the
+    // program is a pipe such as /dev/stdin): it arrives on the worker's standard input.
+    let handed = is_worker && std::env::var_os(supervisor::SOURCE_ON_STDIN_VAR).is_some();
+    let source = if handed { read_handed_source(&args.program) } else { checked_source(&args.program) };
+    let source = match source {
         Ok(source) => source,
         Err(status) => return status,
     };
-    if std::env::var(supervisor::WORKER_ROLE_VAR).as_deref() != Ok(supervisor::WORKER_ROLE) {
+    if !is_worker {
         let vessel_dir = args.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
         if !vessel_dir.is_dir() {
             eprintln!("repy: cannot use vessel directory '{}': not a directory", vessel_dir.display());
@@ -79,7 +84,7 @@ pub fn run(args: RunArgs) -> u8 {
             }
         });
         worker.args(std::env::args_os().skip(1));
-        return supervisor::supervise(worker, &vessel_dir, &restrictions);
+        return supervisor::supervise(worker, source, &vessel_dir, &restrictions);
     }
     // Paths given relative to the caller's directory stay valid after entering the vessel.
     let logfile = args.logfile.map(|p| std::path::absolute(&p).unwrap_or(p));
@@ -108,6 +113,16 @@ pub fn run(args: RunArgs) -> u8 {
         usage: args.usage.then_some(crate::memory::usage_figures as fn() -> (u64, u64)),
         local_addresses: LocalAddresses { preferences: local_preferences(&args.ips, &args.ifaces), no_other_ips: args.nootherips },
     })
+}
+
+/// The program source the supervisor handed over, checked again.
+fn read_handed_source(program: &std::path::Path) -> Result<String, u8> {
+    let mut bytes = Vec::new();
+    if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
+        eprintln!("repy: internal error: cannot receive the program from the supervisor: {e}");
+        return Err(2);
+    }
+    crate::check_cmd::checked_bytes(&program.display().to_string(), &bytes)
 }
 
 /// The `--ip` and `--iface` options in command-line order (repy-api.md §7.3): clap keeps

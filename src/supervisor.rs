@@ -19,6 +19,8 @@ use repy_portability::{
 /// Environment variable that makes `repy run` the worker instead of the supervisor.
 pub const WORKER_ROLE_VAR: &str = "REPY_ROLE";
 pub const WORKER_ROLE: &str = "worker";
+/// Set for a worker whose program source arrives on its standard input.
+pub const SOURCE_ON_STDIN_VAR: &str = "REPY_SOURCE_ON_STDIN";
 
 /// How often CPU use is sampled (§4.2).
 const CPU_SAMPLE: Duration = Duration::from_millis(100);
@@ -35,10 +37,10 @@ pub fn disk_over_limit(dir: &Path, restrictions: &Restrictions) -> Option<String
     (used > limit).then(|| format!("repy: terminated: disk limit exceeded (used {used} bytes, limit {limit} bytes)"))
 }
 
-/// Runs `worker` (this binary in the worker role) under supervision; returns the status
-/// `repy run` exits with.
-pub fn supervise(mut worker: Command, vessel_dir: &Path, restrictions: &Restrictions) -> u8 {
-    worker.env(WORKER_ROLE_VAR, WORKER_ROLE);
+/// Runs `worker` (this binary in the worker role, handed `source` on its standard input)
+/// under supervision; returns the status `repy run` exits with.
+pub fn supervise(mut worker: Command, source: String, vessel_dir: &Path, restrictions: &Restrictions) -> u8 {
+    worker.env(WORKER_ROLE_VAR, WORKER_ROLE).env(SOURCE_ON_STDIN_VAR, "1").stdin(std::process::Stdio::piped());
     configure_child(&mut worker, false, true);
     let mut child = match worker.spawn() {
         Ok(child) => child,
@@ -47,6 +49,12 @@ pub fn supervise(mut worker: Command, vessel_dir: &Path, restrictions: &Restrict
             return RESOURCE_STATUS;
         }
     };
+    if let Some(mut stdin) = child.stdin.take() {
+        // A thread, so a source larger than the pipe's buffer never blocks supervision.
+        std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, source.as_bytes());
+        });
+    }
     let pid = child.id();
     let cpu_limit = restrictions.limit(Resource::Cpu);
     let mut throttle = Throttle::new(cpu_limit);

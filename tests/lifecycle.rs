@@ -169,3 +169,18 @@ fn vessel_directory_option_is_checked() {
     assert_eq!(run.status, Some(2), "{run:?}");
     assert!(run.stderr.contains("no-such-dir"), "{run:?}");
 }
+
+#[test]
+fn a_program_can_come_from_a_pipe() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(common::repy_bin())
+        .args(["run", "/dev/stdin", "arg"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("repy starts");
+    child.stdin.take().unwrap().write_all(b"print(callfunc, callargs)\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "initialize ['arg']\nexit ['arg']\n", "the worker runs what the supervisor read");
+}
