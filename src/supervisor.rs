@@ -56,15 +56,24 @@ pub fn supervise(mut worker: Command, source: String, vessel_dir: &Path, restric
         });
     }
     let pid = child.id();
+    // A thread waits for the worker's end, so it is seen at once rather than at the next tick.
+    let (ended_tx, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = ended_tx.send(child.wait());
+    });
     let cpu_limit = restrictions.limit(Resource::Cpu);
     let mut throttle = Throttle::new(cpu_limit);
     let mut last_scan = Instant::now();
     loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return exit_status(status),
-            Ok(None) => {}
-            Err(e) => {
+        match ended.recv_timeout(CPU_SAMPLE) {
+            Ok(Ok(status)) => return exit_status(status),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Ok(Err(e)) => {
                 eprintln!("repy: internal error: cannot wait for the worker: {e}");
+                return 1;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                eprintln!("repy: internal error: lost track of the worker");
                 return 1;
             }
         }
@@ -81,12 +90,11 @@ pub fn supervise(mut worker: Command, source: String, vessel_dir: &Path, restric
             last_scan = Instant::now();
             if let Some(message) = disk_over_limit(vessel_dir, restrictions) {
                 let _ = signal_process(pid, Signal::Kill);
-                let _ = child.wait();
+                let _ = ended.recv();
                 eprintln!("{message}");
                 return RESOURCE_STATUS;
             }
         }
-        std::thread::sleep(CPU_SAMPLE);
     }
 }
 
