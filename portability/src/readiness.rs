@@ -1,4 +1,4 @@
-//! Waiting for a socket to have data, on the calling thread. A listener thread that waits
+//! Waiting for a socket to have data (or room to send), on the calling thread. A listener thread that waits
 //! in the kernel itself is woken directly when a datagram arrives, one thread switch fewer
 //! than going through the I/O runtime.
 
@@ -11,9 +11,14 @@ pub type RawSocket = std::os::fd::RawFd;
 pub type RawSocket = std::os::windows::io::RawSocket;
 
 /// Waits up to `timeout` for `socket` to become readable; true if it did (or has an error
-/// pending, which a read then reports). `Unsupported` where the system has no such call.
+/// pending, which a read then reports).
 pub fn wait_readable(socket: RawSocket, timeout: Duration) -> io::Result<bool> {
-    imp::wait_readable(socket, timeout)
+    imp::wait(socket, false, timeout)
+}
+
+/// Waits up to `timeout` for `socket` to have room to send; true if it has.
+pub fn wait_writable(socket: RawSocket, timeout: Duration) -> io::Result<bool> {
+    imp::wait(socket, true, timeout)
 }
 
 fn timeout_millis(timeout: Duration) -> i32 {
@@ -24,8 +29,9 @@ fn timeout_millis(timeout: Duration) -> i32 {
 mod imp {
     use super::*;
 
-    pub fn wait_readable(socket: RawSocket, timeout: Duration) -> io::Result<bool> {
-        let mut poll = libc::pollfd { fd: socket, events: libc::POLLIN, revents: 0 };
+    pub fn wait(socket: RawSocket, write: bool, timeout: Duration) -> io::Result<bool> {
+        let events = if write { libc::POLLOUT } else { libc::POLLIN };
+        let mut poll = libc::pollfd { fd: socket, events, revents: 0 };
         // SAFETY: one valid pollfd for the duration of the call.
         let ready = unsafe { libc::poll(&mut poll, 1, timeout_millis(timeout)) };
         match ready {
@@ -46,10 +52,11 @@ mod imp {
 #[cfg(windows)]
 mod imp {
     use super::*;
-    use windows_sys::Win32::Networking::WinSock::{WSAPoll, POLLRDNORM, SOCKET_ERROR, WSAPOLLFD};
+    use windows_sys::Win32::Networking::WinSock::{WSAPoll, POLLRDNORM, POLLWRNORM, SOCKET_ERROR, WSAPOLLFD};
 
-    pub fn wait_readable(socket: RawSocket, timeout: Duration) -> io::Result<bool> {
-        let mut poll = WSAPOLLFD { fd: socket as _, events: POLLRDNORM as _, revents: 0 };
+    pub fn wait(socket: RawSocket, write: bool, timeout: Duration) -> io::Result<bool> {
+        let events = if write { POLLWRNORM } else { POLLRDNORM };
+        let mut poll = WSAPOLLFD { fd: socket as _, events: events as _, revents: 0 };
         // SAFETY: one valid WSAPOLLFD for the duration of the call.
         let ready = unsafe { WSAPoll(&mut poll, 1, timeout_millis(timeout)) };
         match ready {
@@ -74,5 +81,6 @@ mod tests {
         let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
         sender.send_to(b"x", socket.local_addr().unwrap()).unwrap();
         assert!(wait_readable(socket.as_raw_fd(), Duration::from_secs(5)).unwrap());
+        assert!(wait_writable(socket.as_raw_fd(), Duration::from_secs(5)).unwrap());
     }
 }

@@ -37,7 +37,8 @@ pub type ListenKey = (Transport, SocketAddrV4);
 
 /// The bound socket of a registration.
 pub enum Endpoint {
-    Udp(Arc<tokio::net::UdpSocket>),
+    /// Non-blocking; its listener waits for it in the kernel (see `udp.rs`).
+    Udp(Arc<std::net::UdpSocket>),
     Tcp(tokio::net::TcpListener),
 }
 
@@ -49,7 +50,7 @@ pub struct Listener {
     stop: CancellationToken,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// A UDP registration's socket: `sendmess` from the same (ip, port) leaves through it.
-    udp: Option<Arc<tokio::net::UdpSocket>>,
+    udp: Option<Arc<std::net::UdpSocket>>,
 }
 
 impl Listener {
@@ -111,7 +112,7 @@ pub struct Registry {
 
 impl Registry {
     /// The socket of the UDP registration on exactly `local`, if any.
-    pub fn udp_socket(&self, local: SocketAddrV4) -> Option<Arc<tokio::net::UdpSocket>> {
+    pub fn udp_socket(&self, local: SocketAddrV4) -> Option<Arc<std::net::UdpSocket>> {
         self.listeners.lock().get(&(Transport::Udp, local)).and_then(|l| l.udp.clone())
     }
 }

@@ -1,8 +1,10 @@
 //! UDP: `sendmess` and `recvmess` (repy-api.md §7.1).
 
 use std::{
-    net::{SocketAddr, UdpSocket},
+    io,
+    net::{SocketAddr, SocketAddrV4, UdpSocket},
     sync::Arc,
+    time::Duration,
 };
 
 use repy_interpreter::{exceptions::RepyErrorKind, values::{byte_str, exact_str}};
@@ -18,7 +20,7 @@ use super::{
 use crate::{args::bind, runtime::Runtime};
 
 /// How often a listener waiting for a datagram looks whether it was stopped.
-const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// Per-datagram header charge (restrictions.md §4.6).
 const HEADER: usize = 64;
@@ -42,11 +44,7 @@ pub fn sendmess(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyRes
     rt.wait_for(vm, "sendmess", traffic.send_resource())?;
     let registered = if named { rt.net.registry.udp_socket(local) } else { None };
     let sent = match registered {
-        // Straight to the OS when the socket has room; through the reactor only if not.
-        Some(socket) => match socket.try_send_to(&data, dest.into()) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => rt.io().block_on(socket.send_to(&data, dest)),
-            sent => sent,
-        },
+        Some(socket) => send_nonblocking(&socket, &data, dest),
         None => {
             let socket = UdpSocket::bind(local).map_err(|e| {
                 rt.error(vm, RepyErrorKind::AddressBinding, format!("sendmess: cannot bind local address {local}: {}", e.kind()))
@@ -76,11 +74,10 @@ pub fn recvmess(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyRes
         "recvmess",
         (Transport::Udp, end),
         function,
-        |rt| {
+        |_| {
             let socket = UdpSocket::bind(end)?;
             socket.set_nonblocking(true)?;
-            let _context = rt.io().enter();
-            Ok(Endpoint::Udp(Arc::new(tokio::net::UdpSocket::from_std(socket)?)))
+            Ok(Endpoint::Udp(Arc::new(socket)))
         },
         serve,
     )
@@ -93,12 +90,12 @@ fn serve(vm: &VirtualMachine, rt: &Arc<Runtime>, listener: &Arc<Listener>, endpo
     let stop = listener.stop_token().clone();
     let mut buffer = vec![0u8; MAX_DATAGRAM];
     loop {
-        let sender = next_sender(rt, &socket, &stop);
-        let from = match sender {
+        // Peeking tells the sender, which decides the resource to wait for.
+        let from = match next_datagram(&socket, &stop, &mut buffer) {
             None => return,
             Some(Ok(SocketAddr::V4(from))) => from,
             Some(_) => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
+                std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
         };
@@ -108,11 +105,7 @@ fn serve(vm: &VirtualMachine, rt: &Arc<Runtime>, listener: &Arc<Listener>, endpo
             return;
         }
         let allowed = rt.nanny.charge_before(Traffic::with(*from.ip()).recv_resource()).is_ok();
-        let received = match socket.try_recv_from(&mut buffer) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => rt.io().block_on(socket.recv_from(&mut buffer)),
-            received => received,
-        };
-        let (length, from) = match received {
+        let (length, from) = match socket.recv_from(&mut buffer) {
             Ok((length, SocketAddr::V4(from))) if allowed => (length, from),
             // An error, or a receive limit of 0: the datagram is dropped.
             _ => {
@@ -133,30 +126,48 @@ fn serve(vm: &VirtualMachine, rt: &Arc<Runtime>, listener: &Arc<Listener>, endpo
     }
 }
 
-/// Waits for the next datagram and tells who sent it; `None` once the listener is stopped.
-/// The thread waits in the kernel, checking for a stop every [`STOP_POLL`].
-fn next_sender(rt: &Runtime, socket: &tokio::net::UdpSocket, stop: &CancellationToken) -> Option<std::io::Result<SocketAddr>> {
+/// Waits for the next datagram and tells who sent it, leaving it in the socket; `None`
+/// once the listener is stopped. The thread waits in the kernel, looking for a stop every
+/// [`STOP_POLL`].
+fn next_datagram(socket: &UdpSocket, stop: &CancellationToken, buffer: &mut [u8]) -> Option<io::Result<SocketAddr>> {
     loop {
         if stop.is_cancelled() {
             return None;
         }
-        match socket.try_peek_sender() {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            sender => return Some(sender),
+        match socket.peek_from(buffer) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            peeked => return Some(peeked.map(|(_, from)| from)),
         }
-        #[cfg(unix)]
-        let waited = repy_portability::readiness::wait_readable(std::os::fd::AsRawFd::as_raw_fd(socket), STOP_POLL);
-        #[cfg(windows)]
-        let waited = repy_portability::readiness::wait_readable(std::os::windows::io::AsRawSocket::as_raw_socket(socket), STOP_POLL);
-        if waited.is_err() {
-            // No readiness call on this system: wait through the I/O runtime instead.
-            return rt.io().block_on(async {
-                tokio::select! {
-                    biased;
-                    _ = stop.cancelled() => None,
-                    sender = socket.peek_sender() => Some(sender),
+        if wait_for(socket, false).is_err() {
+            std::thread::sleep(STOP_POLL / 10);
+        }
+    }
+}
+
+/// Sends on a non-blocking socket, waiting for room if the OS has none.
+fn send_nonblocking(socket: &UdpSocket, data: &[u8], dest: SocketAddrV4) -> io::Result<usize> {
+    loop {
+        match socket.send_to(data, dest) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if wait_for(socket, true).is_err() {
+                    std::thread::sleep(STOP_POLL / 10);
                 }
-            });
+            }
+            sent => return sent,
         }
+    }
+}
+
+/// Waits up to [`STOP_POLL`] for the socket to be readable (or writable).
+fn wait_for(socket: &UdpSocket, write: bool) -> io::Result<bool> {
+    use repy_portability::readiness::{wait_readable, wait_writable};
+    #[cfg(unix)]
+    let raw = std::os::fd::AsRawFd::as_raw_fd(socket);
+    #[cfg(windows)]
+    let raw = std::os::windows::io::AsRawSocket::as_raw_socket(socket);
+    if write {
+        wait_writable(raw, STOP_POLL)
+    } else {
+        wait_readable(raw, STOP_POLL)
     }
 }
