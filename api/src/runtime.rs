@@ -115,10 +115,19 @@ impl Runtime {
         if !self.restrictions.has_call_rules() {
             return Ok(());
         }
-        let (texts, repr) = rule_texts(vm, args)?;
-        match self.restrictions.decide(call, &texts) {
+        // Texts of large arguments (a 64 KB message) are costly: make them only when a rule
+        // reads them, or for the message of a denial.
+        let decision = if self.restrictions.call_reads_arg_texts(call) {
+            self.restrictions.decide(call, &rule_texts(vm, args)?.0)
+        } else {
+            self.restrictions.decide(call, &vec![""; args.len()])
+        };
+        match decision {
             CallDecision::Allow => Ok(()),
-            denied => Err(self.error(vm, RepyErrorKind::ResourceForbidden, denied.message(call, &repr))),
+            denied => {
+                let (_, repr) = rule_texts(vm, args)?;
+                Err(self.error(vm, RepyErrorKind::ResourceForbidden, denied.message(call, &repr)))
+            }
         }
     }
 

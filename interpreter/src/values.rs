@@ -55,6 +55,10 @@ pub fn byte_data(obj: &PyObjectRef, vm: &VirtualMachine) -> Result<Vec<u8>, Stri
     }
     if is_exact::<PyStr>(obj, vm) {
         let s = obj.downcast_ref::<PyStr>().expect("exact");
+        if s.isascii() {
+            // ASCII text is its own bytes: no per-character work.
+            return Ok(s.as_bytes().to_vec());
+        }
         let mut out = Vec::with_capacity(s.as_wtf8().len());
         for (index, cp) in s.as_wtf8().code_points().enumerate() {
             let value = cp.to_u32();
@@ -71,6 +75,9 @@ pub fn byte_data(obj: &PyObjectRef, vm: &VirtualMachine) -> Result<Vec<u8>, Stri
 
 /// Bytes as the API returns them: a `str` with one character per byte.
 pub fn byte_str(vm: &VirtualMachine, data: &[u8]) -> PyObjectRef {
+    if data.is_ascii() {
+        return vm.ctx.new_str(String::from_utf8(data.to_vec()).expect("ASCII is UTF-8")).into();
+    }
     let text: String = data.iter().map(|&b| b as char).collect();
     vm.ctx.new_str(text).into()
 }

@@ -130,6 +130,14 @@ impl CallDecision {
 }
 
 impl Restrictions {
+    /// Whether a rule for `call` looks at its arguments' texts (`arg N is ...`); if none
+    /// does, only their number matters and the texts need not be computed.
+    pub fn call_reads_arg_texts(&self, call: &str) -> bool {
+        self.calls()
+            .iter()
+            .any(|rule| rule.call == call && rule.conditions.iter().any(|c| matches!(c, Condition::Arg { .. })))
+    }
+
     /// Decides an API call from the `str()` texts of its arguments: the first rule for `call`
     /// whose conditions all hold decides; none → denied; a file without call lines allows all.
     pub fn decide<S: AsRef<str>>(&self, call: &str, args: &[S]) -> CallDecision {
@@ -256,6 +264,15 @@ mod tests {
         assert_eq!(d(&r, "open", &["a"]), CallDecision::NoRule, "arg 1 absent");
         assert_eq!(d(&r, "open", &["a", "r"]), CallDecision::Allow);
         assert_eq!(d(&r, "open", &["a", "rb"]), CallDecision::NoRule);
+    }
+
+    #[test]
+    fn only_arg_conditions_read_argument_texts() {
+        let r = with_calls("call sleep arg 0 is 0.1 allow\ncall open noargs is 1 allow\ncall socket.send allow\n");
+        assert!(r.call_reads_arg_texts("sleep"));
+        assert!(!r.call_reads_arg_texts("open"));
+        assert!(!r.call_reads_arg_texts("socket.send"));
+        assert!(!r.call_reads_arg_texts("listdir"));
     }
 
     #[test]

@@ -197,9 +197,10 @@ impl RepySocket {
         let stream = conn.open_stream(vm)?;
         rt.check_call(vm, "socket.recv", &bound)?;
         rt.wait_traffic(vm, "socket.recv", conn.traffic)?;
-        let mut buffer = vec![0u8; usize::try_from(wanted).unwrap_or(MAX_RECV).min(MAX_RECV)];
+        // Read into spare capacity: no zeroing of a buffer the data then overwrites.
+        let mut buffer = Vec::with_capacity(usize::try_from(wanted).unwrap_or(MAX_RECV).min(MAX_RECV));
         let received = conn
-            .blocking(&stream, tokio::io::Interest::READABLE, |s| match s.try_read(&mut buffer) {
+            .blocking(&stream, tokio::io::Interest::READABLE, |s| match s.try_read_buf(&mut buffer) {
                 Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
                 other => other,
             })
