@@ -293,16 +293,32 @@ fn tail_of(files: &[std::path::PathBuf], limit: usize) -> std::io::Result<Vec<u8
 impl Node {
     /// Steps 6–9 of §3.3 for a request whose signature (if any) was checked.
     pub fn handle(&mut self, checked: Checked) -> Result<Outcome, NmError> {
-        let role = role_of(&checked.call);
+        self.admit(&checked)?;
+        if let Some(signer) = &checked.signer {
+            self.persist_seq(&[signer.key.as_str()])?;
+        }
+        self.handle_admitted(checked)
+    }
+
+    /// Step 6 of §3.3 without the durable write: an unsigned request must be a public call;
+    /// a signed one's sequence number is accepted in memory. The caller persists it (for a
+    /// whole batch of requests at once) before calling [`handle_admitted`](Self::handle_admitted).
+    pub fn admit(&mut self, checked: &Checked) -> Result<(), NmError> {
         match &checked.signer {
             None => {
-                let role = role.ok_or_else(|| NmError::new(Code::UnknownCall, format!("unknown call '{}'", checked.call)))?;
+                let role = role_of(&checked.call).ok_or_else(|| NmError::new(Code::UnknownCall, format!("unknown call '{}'", checked.call)))?;
                 if role != Role::Public {
                     return err(Code::BadSignature, format!("signature required: {} is not a public call", checked.call));
                 }
+                Ok(())
             }
-            Some(signer) => self.accept_seq(signer)?,
+            Some(signer) => self.admit_seq(signer),
         }
+    }
+
+    /// Steps 7–9 of §3.3 for an admitted request whose sequence number is durable.
+    pub fn handle_admitted(&mut self, checked: Checked) -> Result<Outcome, NmError> {
+        let role = role_of(&checked.call);
         let call = parse_call(&checked.call, checked.args)?;
         let role = role.expect("parse_call knows only listed calls");
         for name in call.vessels() {

@@ -186,8 +186,9 @@ impl Node {
         state::write_atomic(&self.layout.tmp(), &self.layout.state(), &data).map_err(|e| internal("writing state.json", e))
     }
 
-    /// Step 6 of §3.3: accepts the sequence number and makes it durable.
-    pub fn accept_seq(&mut self, signer: &Signer) -> Result<(), NmError> {
+    /// Step 6 of §3.3 in memory: accepts the sequence number; [`persist_seq`](Self::persist_seq)
+    /// makes it durable before the request acts.
+    pub fn admit_seq(&mut self, signer: &Signer) -> Result<(), NmError> {
         if let Err(last) = self.seq.accept(signer.key.as_str(), signer.seq, signer.expires) {
             return Err(NmError {
                 code: Code::Replay,
@@ -199,12 +200,18 @@ impl Node {
                 last_seq: Some(last),
             });
         }
+        Ok(())
+    }
+
+    /// Writes the accepted sequence numbers (`seq.json`) durably: one write for every request
+    /// admitted since the last one. `signers` are kept even if they hold no role (yet).
+    pub fn persist_seq(&mut self, signers: &[&str]) -> Result<(), NmError> {
         let keep: HashSet<&str> = self
             .state
             .vessels
             .values()
             .flat_map(|r| std::iter::once(r.owner_key.as_str()).chain(r.user_keys.iter().map(PublicKey::as_str)))
-            .chain(std::iter::once(signer.key.as_str()))
+            .chain(signers.iter().copied())
             .collect();
         let mut seq = self.seq.clone();
         seq.prune(&keep, unix_now());

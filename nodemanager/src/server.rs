@@ -114,38 +114,102 @@ pub fn run(dir: &Path) -> Result<(), String> {
     result
 }
 
+/// Most requests admitted together (one durable write of their sequence numbers).
+const MAX_BATCH: usize = 64;
+
+/// A request waiting for the executor, with where its answer goes.
+struct Pending {
+    checked: Checked,
+    /// `PEER key=FINGERPRINT call=CALL vessel=NAME`: the start of its log line.
+    who: String,
+    reply: oneshot::Sender<Result<Outcome, NmError>>,
+}
+
+impl Pending {
+    fn new(checked: Checked, peer: IpAddr, reply: oneshot::Sender<Result<Outcome, NmError>>) -> Pending {
+        let key = checked.signer.as_ref().map(|s| s.key.fingerprint().to_string()).unwrap_or_else(|| "-".into());
+        let vessel = checked.args.get("vessel").and_then(Value::as_str).unwrap_or("-");
+        let who = format!("{peer} key={key} call={} vessel={vessel}", checked.call);
+        Pending { checked, who, reply }
+    }
+}
+
 fn execute(mut node: Node, rx: mpsc::Receiver<Msg>) {
-    while let Ok(msg) = rx.recv() {
-        match msg {
-            Msg::Request { checked, peer, reply } => {
-                let call = checked.call.clone();
-                let key = checked.signer.as_ref().map(|s| s.key.fingerprint().to_string()).unwrap_or_else(|| "-".into());
-                let vessel = checked.args.get("vessel").and_then(Value::as_str).unwrap_or("-").to_string();
-                // A bug in one request must not take the node manager down with it.
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.handle(checked)))
-                    .unwrap_or_else(|panic| {
-                        let what = panic
-                            .downcast_ref::<String>()
-                            .map(String::as_str)
-                            .or_else(|| panic.downcast_ref::<&str>().copied())
-                            .unwrap_or("unknown panic");
-                        Err(crate::node::internal(&format!("executing {call}"), what))
-                    });
-                match &result {
-                    Ok(_) => info!("{peer} key={key} call={call} vessel={vessel} result=ok"),
-                    Err(e) => info!("{peer} key={key} call={call} vessel={vessel} result={} ({})", e.code, e.message),
-                }
-                let _ = reply.send(result);
-            }
-            Msg::Ended(ended) => node.on_ended(ended),
-            Msg::Shutdown(done) => {
-                info!("shutting down: stopping vessels");
-                node.shutdown();
-                let _ = done.send(());
-                return;
+    while let Ok(first) = rx.recv() {
+        // Requests that arrived meanwhile are admitted together: their sequence numbers are
+        // made durable (§7 rule 2) in one write instead of one write each.
+        let mut messages = vec![first];
+        while messages.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(msg) => messages.push(msg),
+                Err(_) => break,
             }
         }
+        let mut batch = Vec::new();
+        for msg in messages {
+            match msg {
+                Msg::Request { checked, peer, reply } => batch.push(Pending::new(checked, peer, reply)),
+                Msg::Ended(ended) => {
+                    run_batch(&mut node, std::mem::take(&mut batch));
+                    node.on_ended(ended);
+                }
+                Msg::Shutdown(done) => {
+                    run_batch(&mut node, std::mem::take(&mut batch));
+                    info!("shutting down: stopping vessels");
+                    node.shutdown();
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        }
+        run_batch(&mut node, batch);
     }
+}
+
+/// Admits every request of `batch`, persists their sequence numbers once, then executes
+/// them in order. A bug in one request must not take the node manager down with it.
+fn run_batch(node: &mut Node, batch: Vec<Pending>) {
+    let mut admitted = Vec::new();
+    for pending in batch {
+        match guarded(&pending.checked.call, || node.admit(&pending.checked)) {
+            Ok(()) => admitted.push(pending),
+            Err(e) => answer(pending.who, pending.reply, Err(e)),
+        }
+    }
+    let signers: Vec<String> = admitted.iter().filter_map(|p| p.checked.signer.as_ref().map(|s| s.key.as_str().to_owned())).collect();
+    if !signers.is_empty() {
+        let keys: Vec<&str> = signers.iter().map(String::as_str).collect();
+        if let Err(e) = guarded("persisting sequence numbers", || node.persist_seq(&keys)) {
+            admitted.into_iter().for_each(|p| answer(p.who, p.reply, Err(e.clone())));
+            return;
+        }
+    }
+    for Pending { checked, who, reply } in admitted {
+        let call = checked.call.clone();
+        let result = guarded(&call, || node.handle_admitted(checked));
+        answer(who, reply, result);
+    }
+}
+
+/// Runs `step`, turning a panic into an `Internal` error.
+fn guarded<T>(what: &str, step: impl FnOnce() -> Result<T, NmError>) -> Result<T, NmError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        Err(crate::node::internal(&format!("executing {what}"), why))
+    })
+}
+
+/// Logs one line for the request and sends its answer.
+fn answer(who: String, reply: oneshot::Sender<Result<Outcome, NmError>>, result: Result<Outcome, NmError>) {
+    match &result {
+        Ok(_) => info!("{who} result=ok"),
+        Err(e) => info!("{who} result={} ({})", e.code, e.message),
+    }
+    let _ = reply.send(result);
 }
 
 async fn shutdown_signal() {
