@@ -268,6 +268,21 @@ fn duplicate_tuples_are_refused() {
 }
 
 #[test]
+fn openconn_times_out_when_the_peer_never_answers() {
+    use socket2::{Domain, Socket, Type};
+    // A listener with a full backlog: the kernel drops further connection attempts.
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener.bind(&std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()).unwrap();
+    listener.listen(0).unwrap();
+    let port = listener.local_addr().unwrap().as_socket().unwrap().port();
+    let _filling = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    let started = Instant::now();
+    let got = error_of("", &format!("openconn('127.0.0.1', {port}, timeout=1)"), None, &[]);
+    assert_eq!(got, format!("TimeoutError: openconn: connection to 127.0.0.1:{port} timed out after 1 s"));
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+}
+
+#[test]
 fn local_address_options_decide_getmyip_and_allowed_ips() {
     let getmyip = |extra: &[&str]| Vessel::new().run(&once("print(getmyip())"), extra, &[]);
     let expected = {
