@@ -53,6 +53,11 @@ impl Nanny {
         self.bucket(resource).is_forbidden()
     }
 
+    /// Whether an operation charged to `resource` could start now without waiting.
+    pub fn is_within(&self, resource: Resource) -> bool {
+        self.bucket(resource).is_within()
+    }
+
     /// Before an operation: waits while `resource` is over its limit.
     pub fn charge_before(&self, resource: Resource) -> Result<(), Forbidden> {
         self.bucket(resource).before()

@@ -122,6 +122,11 @@ impl Bucket {
         }
     }
 
+    /// Whether an operation could start now without waiting (false at limit 0).
+    pub fn is_within(&self) -> bool {
+        !self.is_forbidden() && self.update(0.0) <= self.limit
+    }
+
     /// Before an operation: waits until the usage is within the limit.
     pub fn before(&self) -> Result<(), Forbidden> {
         self.check()?;
@@ -230,6 +235,19 @@ mod tests {
         assert!(close(clock.elapsed(), 2.0), "at the limit is not over it");
         bucket.after(5.0).unwrap();
         assert!(close(clock.elapsed(), 2.5));
+    }
+
+    #[test]
+    fn is_within_tells_without_waiting() {
+        let clock = FakeClock::new();
+        let bucket = Bucket::with_clock(Resource::Looprecv, 10.0, clock.clone());
+        assert!(bucket.is_within());
+        bucket.update(25.0);
+        assert!(!bucket.is_within(), "25 used of 10/s");
+        assert_eq!(clock.elapsed(), 0.0, "asking never waits");
+        clock.advance(Duration::from_millis(1500));
+        assert!(bucket.is_within(), "15 units drained: back at the limit");
+        assert!(!Bucket::with_clock(Resource::Netrecv, 0.0, clock).is_within(), "limit 0 is never within");
     }
 
     #[test]
