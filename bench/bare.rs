@@ -1,7 +1,7 @@
 //! `repy-bare FILE`: the reference for the sandbox-overhead benchmark (`bench/compare.py`).
 //!
 //! Runs FILE on the same RustPython build the project embeds (workspace `rustpython-vm`,
-//! same features, same `Settings` as `interpreter::sandbox::new_interpreter`) with nothing
+//! created by the same `interpreter::sandbox::new_interpreter`) with nothing
 //! of the sandbox around it: no static check, no builtin whitelist, no supervisor process,
 //! no resource accounting. The only builtin it adds is a plain `print` (the VM is built
 //! without the `stdio` feature, so `sys.stdout` is `None`), which writes one line per call.
@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use rustpython_vm::{compiler::Mode, function::FuncArgs, Interpreter, PyResult, Settings, VirtualMachine};
+use rustpython_vm::{compiler::Mode, function::FuncArgs, PyResult, VirtualMachine};
 
 fn print(args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
     let mut sep = " ".to_owned();
@@ -51,17 +51,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut settings = Settings::default();
-    settings.isolated = true;
-    settings.ignore_environment = true;
-    settings.import_site = false;
-    settings.user_site_directory = false;
-    settings.install_signal_handlers = false;
-    settings.allow_external_library = false;
-    settings.write_bytecode = false;
-    settings.path_list = Vec::new();
-    settings.argv = Vec::new();
-    let interpreter = Interpreter::without_stdlib(settings);
+    // The very interpreter `repy run` creates, before any of the sandbox is added to it.
+    let interpreter = repy_interpreter::sandbox::new_interpreter();
     let ok = interpreter.enter(|vm| {
         let print_fn = vm.new_function("print", print);
         if vm.builtins.set_attr("print", print_fn, vm).is_err() {
