@@ -6,6 +6,7 @@ use std::{
     sync::Arc,
 };
 
+use parking_lot::Mutex;
 use repy_interpreter::{exceptions::RepyErrorKind, values::exact_str};
 use rustpython_vm::{function::FuncArgs, PyResult, VirtualMachine};
 
@@ -36,9 +37,9 @@ impl LocalAddresses {
         !self.preferences.is_empty() || self.no_other_ips
     }
 
-    /// The allowed list, built now: each preference expanded in order, only addresses that
+    /// The allowed list as of now: each preference expanded in order, only addresses that
     /// can be bound, no duplicates, `127.0.0.1` last if absent.
-    pub fn allowed(&self) -> Vec<Ipv4Addr> {
+    fn build_allowed(&self) -> Vec<Ipv4Addr> {
         let mut allowed: Vec<Ipv4Addr> = Vec::new();
         for preference in &self.preferences {
             let candidates = match preference {
@@ -56,22 +57,44 @@ impl LocalAddresses {
         }
         allowed
     }
+}
+
+/// The address options with their allowed list, built at start and again on every
+/// `getmyip()` (§7.3) — not on every socket call, which only reads it.
+#[derive(Default)]
+pub struct AddressPolicy {
+    options: LocalAddresses,
+    allowed: Mutex<Vec<Ipv4Addr>>,
+}
+
+impl AddressPolicy {
+    pub fn new(options: LocalAddresses) -> AddressPolicy {
+        let allowed = Mutex::new(options.build_allowed());
+        AddressPolicy { options, allowed }
+    }
+
+    pub fn allowed(&self) -> Vec<Ipv4Addr> {
+        self.allowed.lock().clone()
+    }
 
     /// Whether the program may name `ip` as a local address.
     pub fn may_use(&self, ip: Ipv4Addr) -> bool {
-        !self.no_other_ips || ip == Ipv4Addr::LOCALHOST || self.allowed().contains(&ip)
+        !self.options.no_other_ips || ip == Ipv4Addr::LOCALHOST || self.allowed.lock().contains(&ip)
     }
 
     /// The address an outgoing socket binds when the program names none: the vessel's own
     /// under address options, else the OS's choice (`None`).
     pub fn default_local_ip(&self) -> Option<Ipv4Addr> {
-        self.restricted().then(|| self.allowed()[0])
+        self.options.restricted().then(|| self.allowed.lock()[0])
     }
 
-    /// What `getmyip()` returns, if the host has connectivity.
+    /// What `getmyip()` returns, if the host has connectivity; rebuilds the allowed list.
     pub fn my_ip(&self) -> Option<Ipv4Addr> {
-        if self.restricted() {
-            return Some(self.allowed()[0]);
+        if self.options.restricted() {
+            let allowed = self.options.build_allowed();
+            let first = allowed[0];
+            *self.allowed.lock() = allowed;
+            return Some(first);
         }
         let probe = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
         probe.connect(PUBLIC_PROBE).ok()?;
@@ -89,7 +112,7 @@ fn can_bind(ip: Ipv4Addr) -> bool {
 pub fn getmyip(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
     let bound = bind("getmyip", &[], 0, args).map_err(|m| rt.arg_error(vm, m))?;
     rt.check_call(vm, "getmyip", &bound)?;
-    match rt.net.local.my_ip() {
+    match rt.net.addresses.my_ip() {
         Some(ip) => Ok(vm.ctx.new_str(ip.to_string()).into()),
         None => Err(rt.error(vm, RepyErrorKind::InternetConnectivity, "getmyip: no route to the Internet: cannot tell this host's address")),
     }
@@ -149,7 +172,7 @@ mod tests {
 
     #[test]
     fn allowed_list_keeps_order_drops_duplicates_and_ends_with_loopback() {
-        let local = LocalAddresses {
+        let local = AddressPolicy::new(LocalAddresses {
             preferences: vec![
                 LocalPreference::Ip("127.0.0.1".into()),
                 LocalPreference::Ip("not-an-ip".into()),
@@ -157,7 +180,7 @@ mod tests {
                 LocalPreference::Ip("127.0.0.1".into()),
             ],
             no_other_ips: true,
-        };
+        });
         assert_eq!(local.allowed(), vec![Ipv4Addr::LOCALHOST]);
         assert_eq!(local.my_ip(), Some(Ipv4Addr::LOCALHOST));
         assert!(local.may_use(Ipv4Addr::LOCALHOST));
@@ -167,14 +190,14 @@ mod tests {
     #[test]
     fn unbindable_addresses_are_left_out() {
         // TEST-NET-1 is never assigned to a host.
-        let local = LocalAddresses { preferences: vec![LocalPreference::Ip("192.0.2.1".into())], no_other_ips: false };
+        let local = AddressPolicy::new(LocalAddresses { preferences: vec![LocalPreference::Ip("192.0.2.1".into())], no_other_ips: false });
         assert_eq!(local.allowed(), vec![Ipv4Addr::LOCALHOST]);
         assert!(local.may_use(Ipv4Addr::new(192, 0, 2, 1)), "without --nootherips any address may be named");
     }
 
     #[test]
     fn without_options_the_os_chooses() {
-        assert_eq!(LocalAddresses::default().default_local_ip(), None);
+        assert_eq!(AddressPolicy::default().default_local_ip(), None);
     }
 
     #[test]

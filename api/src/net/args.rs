@@ -68,7 +68,7 @@ pub fn check_port(rt: &Runtime, vm: &VirtualMachine, function: &str, transport: 
 
 /// Refuses a local address outside the allowed list under `--nootherips` (§7.3).
 pub fn check_local_ip(rt: &Runtime, vm: &VirtualMachine, function: &str, ip: Ipv4Addr) -> PyResult<()> {
-    if rt.net.local.may_use(ip) {
+    if rt.net.addresses.may_use(ip) {
         return Ok(());
     }
     Err(rt.error(vm, RepyErrorKind::ResourceForbidden, format!("{function}: IP '{ip}' is not allowed")))
@@ -91,7 +91,7 @@ impl LocalEnd {
         if let Some(ip) = self.ip {
             check_local_ip(rt, vm, function, ip)?;
         }
-        let ip = self.ip.or_else(|| rt.net.local.default_local_ip());
+        let ip = self.ip.or_else(|| rt.net.addresses.default_local_ip());
         Ok(SocketAddrV4::new(ip.unwrap_or(Ipv4Addr::UNSPECIFIED), self.port))
     }
 }

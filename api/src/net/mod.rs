@@ -57,7 +57,7 @@ impl Traffic {
 #[derive(Default)]
 pub struct Network {
     io: OnceLock<Option<tokio::runtime::Runtime>>,
-    pub local: LocalAddresses,
+    pub addresses: addresses::AddressPolicy,
     pub registry: comm::Registry,
     /// (local, remote) of every open TCP connection, for DuplicateTupleError.
     tuples: Mutex<HashSet<(SocketAddrV4, SocketAddrV4)>>,
@@ -65,7 +65,7 @@ pub struct Network {
 
 impl Network {
     pub fn new(local: LocalAddresses) -> Network {
-        Network { local, ..Network::default() }
+        Network { addresses: addresses::AddressPolicy::new(local), ..Network::default() }
     }
 }
 
