@@ -613,19 +613,22 @@ fn init_creates_the_layout() {
 #[test]
 fn connection_limit_rate_limit_and_idle_timeout() {
     let node = Node::start("max_connections = 2\nidle_timeout_s = 1\nmax_requests_per_s = 5");
-    // Two connections are served; a third gets Busy and is closed.
-    let mut a = node.client(None);
-    let mut b = node.client(None);
-    a.call("GetVessels", json!({})).unwrap();
-    b.call("GetVessels", json!({})).unwrap();
+    // Two connections are served; a third gets Busy and is closed. (The start-up probe's
+    // connection counts until the server reads its end, so the first pair may need a retry.)
+    let (_a, _b) = wait_for("two connections to be served", Duration::from_secs(10), || {
+        let mut a = node.client(None);
+        let mut b = node.client(None);
+        a.call("GetVessels", json!({})).ok()?;
+        b.call("GetVessels", json!({})).ok()?;
+        Some((a, b))
+    });
     let mut third = TcpStream::connect(&node.addr).unwrap();
     let response = read_response(&mut third);
     assert_eq!(response["error"]["code"], "Busy", "{response}");
     assert!(response["error"]["message"].as_str().unwrap().contains("at most 2"), "{response}");
     assert_eq!(third.read(&mut [0u8; 1]).unwrap(), 0);
 
-    drop(a);
-    drop(b);
+    drop((_a, _b));
 
     // More than 5 requests in a burst from one address: the excess gets Busy, and after a
     // pause requests are served again.
