@@ -76,15 +76,12 @@ pub fn run(args: RunArgs) -> u8 {
             eprintln!("{message}");
             return 4;
         }
-        let mut worker = std::process::Command::new(match std::env::current_exe() {
-            Ok(exe) => exe,
-            Err(e) => {
-                eprintln!("repy: cannot find the repy executable: {e}");
-                return 2;
-            }
-        });
-        worker.args(std::env::args_os().skip(1));
-        return supervisor::supervise(worker, source, &vessel_dir, &restrictions);
+        match supervisor::start_worker(&source) {
+            Ok(supervisor::Started::Supervisor(worker)) => return supervisor::supervise(worker, &vessel_dir, &restrictions),
+            // This process is now the worker (forked), with everything checked above.
+            Ok(supervisor::Started::Worker) => {}
+            Err(status) => return status,
+        }
     }
     // Paths given relative to the caller's directory stay valid after entering the vessel.
     let logfile = args.logfile.map(|p| std::path::absolute(&p).unwrap_or(p));

@@ -3,8 +3,10 @@
 //! resuming it, rescans the vessel directory for disk use, and reports how it ended.
 
 use std::{
+    io,
     path::Path,
     process::{Command, ExitStatus},
+    sync::mpsc::{Receiver, RecvTimeoutError},
     time::{Duration, Instant},
 };
 
@@ -37,42 +39,89 @@ pub fn disk_over_limit(dir: &Path, restrictions: &Restrictions) -> Option<String
     (used > limit).then(|| format!("repy: terminated: disk limit exceeded (used {used} bytes, limit {limit} bytes)"))
 }
 
-/// Runs `worker` (this binary in the worker role, handed `source` on its standard input)
-/// under supervision; returns the status `repy run` exits with.
-pub fn supervise(mut worker: Command, source: String, vessel_dir: &Path, restrictions: &Restrictions) -> u8 {
+/// What this process is after [`start_worker`].
+pub enum Started {
+    /// The supervisor of the worker.
+    Supervisor(Worker),
+    /// The worker itself (a fork of the supervisor): go on to run the program.
+    Worker,
+}
+
+/// A running worker process: its pid, and where its end is reported.
+pub struct Worker {
+    pid: u32,
+    ended: Receiver<io::Result<ExitStatus>>,
+}
+
+/// Starts the worker. On Unix, while this process has a single thread, by forking: the
+/// child goes on with the restrictions and the source already parsed and checked, which
+/// saves a second start of this binary (about a sixth of a short program's run). Otherwise
+/// by starting this binary again in the worker role, handed `source` on its standard input.
+pub fn start_worker(source: &str) -> Result<Started, u8> {
+    #[cfg(unix)]
+    if repy_portability::child::is_single_threaded() {
+        use repy_portability::child::{fork_supervised, wait_for_exit, Forked};
+        // SAFETY: checked just above that no other thread exists (the static check's
+        // thread has been joined), and nothing between starts one.
+        return match unsafe { fork_supervised() } {
+            Ok(Forked::Child) => Ok(Started::Worker),
+            Ok(Forked::Parent(pid)) => Ok(Started::Supervisor(Worker { pid, ended: wait_in_background(move || wait_for_exit(pid)) })),
+            Err(e) => Err(cannot_start(e)),
+        };
+    }
+    spawn_worker(source).map(Started::Supervisor)
+}
+
+/// Starts this binary again in the worker role, with the same arguments.
+fn spawn_worker(source: &str) -> Result<Worker, u8> {
+    let exe = std::env::current_exe().map_err(|e| {
+        eprintln!("repy: cannot find the repy executable: {e}");
+        2
+    })?;
+    let mut worker = Command::new(exe);
+    worker.args(std::env::args_os().skip(1));
     worker.env(WORKER_ROLE_VAR, WORKER_ROLE).env(SOURCE_ON_STDIN_VAR, "1").stdin(std::process::Stdio::piped());
     configure_child(&mut worker, false, true);
-    let mut child = match worker.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            eprintln!("repy: terminated: ThreadErr: cannot start the worker process ({e})");
-            return RESOURCE_STATUS;
-        }
-    };
+    let mut child = worker.spawn().map_err(cannot_start)?;
     if let Some(mut stdin) = child.stdin.take() {
         // A thread, so a source larger than the pipe's buffer never blocks supervision.
+        let source = source.to_owned();
         std::thread::spawn(move || {
             let _ = std::io::Write::write_all(&mut stdin, source.as_bytes());
         });
     }
-    let pid = child.id();
-    // A thread waits for the worker's end, so it is seen at once rather than at the next tick.
+    Ok(Worker { pid: child.id(), ended: wait_in_background(move || child.wait()) })
+}
+
+fn cannot_start(e: io::Error) -> u8 {
+    eprintln!("repy: terminated: ThreadErr: cannot start the worker process ({e})");
+    RESOURCE_STATUS
+}
+
+/// A thread waits for the worker's end, so it is seen at once rather than at the next tick.
+fn wait_in_background(wait: impl FnOnce() -> io::Result<ExitStatus> + Send + 'static) -> Receiver<io::Result<ExitStatus>> {
     let (ended_tx, ended) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = ended_tx.send(child.wait());
+        let _ = ended_tx.send(wait());
     });
+    ended
+}
+
+/// Supervises `worker` until it ends; returns the status `repy run` exits with.
+pub fn supervise(worker: Worker, vessel_dir: &Path, restrictions: &Restrictions) -> u8 {
+    let Worker { pid, ended } = worker;
     let cpu_limit = restrictions.limit(Resource::Cpu);
     let mut throttle = Throttle::new(cpu_limit);
     let mut last_scan = Instant::now();
     loop {
         match ended.recv_timeout(CPU_SAMPLE) {
             Ok(Ok(status)) => return exit_status(status),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Timeout) => {}
             Ok(Err(e)) => {
                 eprintln!("repy: internal error: cannot wait for the worker: {e}");
                 return 1;
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Err(RecvTimeoutError::Disconnected) => {
                 eprintln!("repy: internal error: lost track of the worker");
                 return 1;
             }

@@ -184,3 +184,39 @@ fn a_program_can_come_from_a_pipe() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "initialize ['arg']\nexit ['arg']\n", "the worker runs what the supervisor read");
 }
+
+/// The worker must not outlive `repy run`, even when `repy run` is killed with SIGKILL and
+/// cannot clean up (the node manager relies on this when it stops a vessel).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_supervisor_leaves_no_worker_behind() {
+    use std::io::{BufRead, BufReader};
+    let vessel = Vessel::new();
+    vessel.write("spin.py", "if callfunc == 'initialize':\n    print('running')\n    while True:\n        sleep(0.05)\n");
+    let mut supervisor = std::process::Command::new(common::repy_bin())
+        .args(["run", "spin.py"])
+        .current_dir(vessel.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("repy starts");
+    let mut first = String::new();
+    BufReader::new(supervisor.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert_eq!(first, "running\n");
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", supervisor.id())).unwrap();
+    let workers: Vec<i32> = children.split_whitespace().map(|p| p.parse().unwrap()).collect();
+    assert_eq!(workers.len(), 1, "one worker process: {children:?}");
+    supervisor.kill().unwrap();
+    supervisor.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    // Gone, or a zombie waiting to be reaped by init (state Z).
+    let alive = || std::fs::read_to_string(format!("/proc/{}/stat", workers[0])).is_ok_and(|stat| !stat.contains(") Z "));
+    while alive() {
+        if std::time::Instant::now() > deadline {
+            // SAFETY: signalling a process id. (Killed so the failing test does not hang on
+            // the output pipe the orphan still holds.)
+            unsafe { libc::kill(workers[0], libc::SIGKILL) };
+            panic!("worker {} still ran after its supervisor was killed", workers[0]);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -34,6 +34,76 @@ pub fn configure_child(cmd: &mut Command, new_process_group: bool, die_with_pare
     imp::configure_child(cmd, new_process_group, die_with_parent)
 }
 
+/// Which side of [`fork_supervised`] the caller is on.
+#[cfg(unix)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// The new process: a copy of the caller with only the calling thread.
+    Child,
+    /// The caller, with the child's pid.
+    Parent(u32),
+}
+
+/// Forks the calling process (no exec): the child continues from here with the parent's
+/// memory, so work already done (arguments parsed, files read and checked) is not done
+/// again. On Linux the child gets SIGKILL when the calling thread ends, as with
+/// [`configure_child`]'s `die_with_parent`.
+///
+/// # Safety
+/// The process must have a single thread: a child forked from a multi-threaded process may
+/// find locks held by threads that do not exist in it. See [`is_single_threaded`].
+#[cfg(unix)]
+pub unsafe fn fork_supervised() -> io::Result<Forked> {
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: the caller guarantees a single thread, so the child's copy of every lock and
+    // allocator state is consistent.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => {
+            #[cfg(target_os = "linux")]
+            // SAFETY: plain system calls.
+            unsafe {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 || libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+            }
+            #[cfg(not(target_os = "linux"))]
+            let _ = parent;
+            Ok(Forked::Child)
+        }
+        pid => Ok(Forked::Parent(pid as u32)),
+    }
+}
+
+/// Whether the calling process has exactly one thread (Linux: `/proc/self/task`; elsewhere
+/// unknown, reported as false so callers take the path that needs no such guarantee).
+pub fn is_single_threaded() -> bool {
+    #[cfg(target_os = "linux")]
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        return tasks.count() == 1;
+    }
+    false
+}
+
+/// Waits for child `pid` (from [`fork_supervised`]) to end and returns how it ended.
+#[cfg(unix)]
+pub fn wait_for_exit(pid: u32) -> io::Result<std::process::ExitStatus> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = crate::pid::unix_pid(pid)?;
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer; `pid` is our child.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } == pid {
+            return Ok(std::process::ExitStatus::from_raw(status));
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
 /// Sends `signal` to every process in process group `pgid` (Unix `killpg`). Group 0 (which
 /// would mean the caller's own group) is refused. On Windows, `Terminate` sends Ctrl-Break
 /// to the console process group and the other signals act on the group leader only.

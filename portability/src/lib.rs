@@ -15,6 +15,7 @@
 //! | [`memory::CountingAllocator`] | yes | yes | yes (portable Rust) |
 //! | [`disk::vessel_disk_usage`] | yes | yes | yes (portable Rust) |
 //! | [`child::configure_child`] | process group + `PR_SET_PDEATHSIG` | process group only (written) | `CREATE_NEW_PROCESS_GROUP` (written) |
+//! | [`child::fork_supervised`] / [`child::wait_for_exit`] (start a worker without a second exec) | `fork` + `PR_SET_PDEATHSIG`, `waitpid` | `fork`, `waitpid` (written; `repy run` spawns there, as [`child::is_single_threaded`] is false) | not available: `repy run` spawns |
 //! | [`child::signal_group`] / [`child::signal_process`] | `killpg` / `kill` | same (written) | Ctrl-Break, `TerminateProcess`, suspend (written) |
 //! | [`interfaces::all_interfaces`] / [`interfaces::interface_ipv4_addresses`] | `getifaddrs` | same (written) | `GetAdaptersAddresses` (written) |
 //! | [`readiness::wait_readable`] | `poll` | same (written) | `WSAPoll` (written) |
