@@ -93,10 +93,11 @@ pub fn run(args: RunArgs) -> u8 {
     }
     let memory_limit = restrictions.value(Resource::Memory).whole_units();
     // Second line of defence behind the counting allocator: the address space may hold the
-    // heap limit, every possible thread stack (reserved, mostly untouched) and the
+    // heap limit, every possible thread stack (reserved, mostly untouched: a thread per
+    // event, one serving each listener, the main thread and one spare) and the
     // interpreter's own mappings, and no more.
-    let events = restrictions.value(Resource::Events).whole_units();
-    let stacks = (events + 2).saturating_mul(repy_api::runtime::THREAD_STACK_BYTES as u64);
+    let threads = restrictions.value(Resource::Events).whole_units().saturating_add(restrictions.value(Resource::Insockets).whole_units()).saturating_add(2);
+    let stacks = threads.saturating_mul(repy_api::runtime::THREAD_STACK_BYTES as u64);
     let _ = repy_portability::memory::limit_address_space(memory_limit.saturating_add(stacks).saturating_add(ADDRESS_SPACE_SLACK));
     lifecycle::run(Program {
         name: args.program.display().to_string(),

@@ -140,8 +140,8 @@ fn tcp_connections_send_recv_close_and_willblock() {
     assert_eq!(run.status, Some(0), "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines[0], "(True, False)", "nothing to read yet, room to send");
-    assert_eq!(lines[1], "6");
-    assert!(lines.contains(&"server closes True False"), "{run:?}");
+    // The server may answer and close before the main thread prints what send returned.
+    assert!(lines[1..3].contains(&"6") && lines[1..3].contains(&"server closes True False"), "{run:?}");
     assert!(lines.contains(&"'HELLOÉtail' Socket closed True"), "data sent before the close still arrives: {run:?}");
     assert!(lines.contains(&"True False"));
     assert!(lines.contains(&"after close: Socket closed"));

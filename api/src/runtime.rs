@@ -200,18 +200,37 @@ impl Runtime {
         kind: ThreadKind,
         body: impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static,
     ) {
+        self.run_host_job(vm, kind, self.program_thread(kind, body));
+    }
+
+    /// Runs `body` on this host thread as a new sandbox thread of `kind` would run it: to
+    /// the program it is a new thread (its own name), and a body that raises ends the
+    /// program. For a host thread that has nothing else to do meanwhile.
+    pub fn run_here(self: &Arc<Self>, vm: &VirtualMachine, kind: ThreadKind, body: impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static) {
+        let name = Runtime::thread_name();
+        self.program_thread(kind, body)(vm);
+        Runtime::set_thread_name(name);
+    }
+
+    /// Runs host work (no program code of its own) on a sandbox thread; a host that refuses
+    /// a thread ends the program with ThreadErr.
+    pub fn run_host_job(&self, vm: &VirtualMachine, kind: ThreadKind, job: crate::threads::Job) {
+        if let Err(e) = self.threads.run(vm, format!("{}:worker", thread_prefix(kind)), THREAD_STACK_BYTES, job) {
+            self.terminate(status::RESOURCE, &format!("ThreadErr: the host refused a new thread ({e})"));
+        }
+    }
+
+    /// `body` as the program sees a new thread: named, and ending the program if it raises.
+    fn program_thread(self: &Arc<Self>, kind: ThreadKind, body: impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static) -> crate::threads::Job {
         let number = self.next_thread.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}:Thread:{number}", thread_prefix(kind));
         let rt = self.clone();
-        let job: crate::threads::Job = Box::new(move |vm| {
+        Box::new(move |vm| {
             Runtime::set_thread_name(name);
             if let Err(exc) = body(vm) {
                 rt.die_with_exception(vm, &exc);
             }
-        });
-        if let Err(e) = self.threads.run(vm, format!("{}:worker", thread_prefix(kind)), THREAD_STACK_BYTES, job) {
-            self.terminate(status::RESOURCE, &format!("ThreadErr: the host refused a new thread ({e})"));
-        }
+        })
     }
 
     /// Ends the program because of an uncaught exception: traceback on stderr, status 1.

@@ -1,15 +1,18 @@
 //! Listener registrations (`recvmess`, `waitforconn`), their commhandles and `stopcomm`
 //! (repy-api.md §7.1–§7.2, restrictions.md §4.5).
 //!
-//! Each registration owns a host thread that waits for an event to be free, takes one
-//! datagram or connection, and hands it to the program's function on a new sandbox thread.
-//! While any registration exists the vessel holds one extra "listener" event.
+//! Each registration is served by a host job on a sandbox thread that waits for an event to
+//! be free, takes one datagram or connection, and has the program's function run on what
+//! is, to the program, a new thread (TCP hands it to another thread; UDP hands the serving
+//! on and runs the function where it is, see `udp.rs`). While any registration exists the
+//! vessel holds one extra "listener" event.
 
 use std::{
     collections::HashMap,
     net::SocketAddrV4,
     sync::{
         atomic::{AtomicU64, Ordering},
+        mpsc::{Receiver, Sender},
         Arc,
     },
     time::Duration,
@@ -24,11 +27,8 @@ use tokio_util::sync::CancellationToken;
 use super::{args::Transport, socket::Connection};
 use crate::{
     args::bind,
-    runtime::{status, Runtime, ThreadKind},
+    runtime::{Runtime, ThreadKind},
 };
-
-/// Native stack of a listener's host thread: it runs no program code.
-const LISTENER_STACK_BYTES: usize = 8 * 1024 * 1024;
 
 /// How often a listener waiting for a free event looks whether it was stopped.
 const STOP_POLL: Duration = Duration::from_millis(100);
@@ -48,7 +48,8 @@ pub struct Listener {
     /// (generation, function): re-registration replaces both, so old handles go stale.
     function: Mutex<(u64, PyObjectRef)>,
     stop: CancellationToken,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Disconnects when the last [`Serving`] is dropped: the socket is then closed.
+    served: Mutex<Option<Receiver<()>>>,
     /// A UDP registration's socket: `sendmess` from the same (ip, port) leaves through it.
     udp: Option<Arc<std::net::UdpSocket>>,
 }
@@ -82,24 +83,34 @@ impl Listener {
     /// Runs the registered function on a new sandbox thread with the arguments `make_args`
     /// builds there (the last is this registration's handle). The caller holds the event
     /// the callback runs under; the callback gives it back when it returns.
-    pub fn dispatch(
+    pub fn dispatch(&self, rt: &Arc<Runtime>, vm: &VirtualMachine, make_args: impl FnOnce(&VirtualMachine, PyObjectRef) -> Vec<PyObjectRef> + Send + 'static) {
+        rt.spawn(vm, ThreadKind::Comm, self.callback(rt, make_args));
+    }
+
+    /// As [`Listener::dispatch`], but runs the function on this thread, which the program
+    /// sees as a new one.
+    pub fn call_here(&self, rt: &Arc<Runtime>, vm: &VirtualMachine, make_args: impl FnOnce(&VirtualMachine, PyObjectRef) -> Vec<PyObjectRef> + Send + 'static) {
+        rt.run_here(vm, ThreadKind::Comm, self.callback(rt, make_args));
+    }
+
+    /// One call of the registered function (as of now) and its accounting.
+    fn callback(
         &self,
         rt: &Arc<Runtime>,
-        vm: &VirtualMachine,
         make_args: impl FnOnce(&VirtualMachine, PyObjectRef) -> Vec<PyObjectRef> + Send + 'static,
-    ) {
+    ) -> impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static {
         let (generation, function) = self.function.lock().clone();
         let key = self.key;
-        let thread_rt = rt.clone();
+        let rt = rt.clone();
         rt.activity_started();
-        rt.spawn(vm, ThreadKind::Comm, move |vm| {
+        move |vm| {
             let handle = CommHandle { target: CommTarget::Listener(key, generation) }.into_ref(&vm.ctx).into();
             let args = make_args(vm, handle);
             function.call(args, vm)?;
-            thread_rt.nanny.release(Resource::Events);
-            thread_rt.activity_ended();
+            rt.nanny.release(Resource::Events);
+            rt.activity_ended();
             Ok(())
-        });
+        }
     }
 }
 
@@ -117,8 +128,14 @@ impl Registry {
     }
 }
 
-/// What serves a registration on its host thread until it is stopped.
-pub type Serve = fn(&VirtualMachine, &Arc<Runtime>, &Arc<Listener>, Endpoint);
+/// What serves a registration until it is stopped (it may hand the serving on to another
+/// thread, with the [`Serving`]). The [`Serving`] comes first so that, as parameters are
+/// dropped last to first, it goes after the listener and the socket.
+pub type Serve = fn(Serving, &VirtualMachine, &Arc<Runtime>, Arc<Listener>, Endpoint);
+
+/// Held by whatever serves a registration, with the socket: when it is dropped, the socket
+/// is closed and `stopcomm` may return.
+pub struct Serving(#[allow(dead_code)] Sender<()>);
 
 /// Registers `function` on `key` (the caller checked arguments, call rules and ports):
 /// replaces the function of an existing registration, or takes an `insockets` unit (and
@@ -170,22 +187,16 @@ pub fn register(
         key,
         function: Mutex::new((generation, function)),
         stop: CancellationToken::new(),
-        thread: Mutex::new(None),
+        served: Mutex::new(None),
         udp: match &endpoint {
             Endpoint::Udp(socket) => Some(socket.clone()),
             Endpoint::Tcp(_) => None,
         },
     });
-    let thread_vm = vm.new_thread();
+    let (serving, served) = std::sync::mpsc::channel();
+    *listener.served.lock() = Some(served);
     let (thread_rt, thread_listener) = (rt.clone(), listener.clone());
-    let spawned = std::thread::Builder::new()
-        .name(format!("_COMMH:listener:{}", key.1))
-        .stack_size(LISTENER_STACK_BYTES)
-        .spawn(move || thread_vm.run(|vm| serve(vm, &thread_rt, &thread_listener, endpoint)));
-    match spawned {
-        Ok(thread) => *listener.thread.lock() = Some(thread),
-        Err(e) => rt.terminate(status::RESOURCE, &format!("ThreadErr: the host refused a listener thread ({e})")),
-    }
+    rt.run_host_job(vm, ThreadKind::Comm, Box::new(move |vm| serve(Serving(serving), vm, &thread_rt, thread_listener, endpoint)));
     listeners.insert(key, listener);
     rt.activity_started();
     Ok(handle())
@@ -207,11 +218,10 @@ fn deregister(rt: &Runtime, key: ListenKey, generation: u64) -> bool {
         listener
     };
     listener.stop.cancel();
-    // The socket closes when the serving thread ends: wait, so the port is free on return.
-    if let Some(thread) = listener.thread.lock().take() {
-        if thread.thread().id() != std::thread::current().id() {
-            let _ = thread.join();
-        }
+    // The socket closes when the serving ends: wait, so the port is free on return. (The
+    // program's own functions never run while holding the serving.)
+    if let Some(served) = listener.served.lock().take() {
+        let _ = served.recv();
     }
     rt.activity_ended();
     true

@@ -14,7 +14,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use super::{
     args::{authorize_listen, callback, destination, listen_end, local_end, Transport},
-    comm::{register, CommHandle, CommTarget, Endpoint, Listener},
+    comm::{register, CommHandle, CommTarget, Endpoint, Listener, Serving},
     socket::{Connection, RepySocket},
     Traffic,
 };
@@ -155,7 +155,7 @@ pub fn waitforconn(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> Py
 
 /// Accepts a connection once both an event and an `outsockets` unit are free (until then
 /// it waits in the OS's backlog), and takes them for its callback.
-fn serve(vm: &VirtualMachine, rt: &Arc<Runtime>, listener: &Arc<Listener>, endpoint: Endpoint) {
+fn serve(_serving: Serving, vm: &VirtualMachine, rt: &Arc<Runtime>, listener: Arc<Listener>, endpoint: Endpoint) {
     let Endpoint::Tcp(socket) = endpoint else { return };
     let stop = listener.stop_token().clone();
     loop {
