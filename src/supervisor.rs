@@ -167,22 +167,24 @@ fn exit_status(status: ExitStatus) -> u8 {
 /// `c / cpu − e` seconds when that is positive.
 pub struct Throttle {
     limit: f64,
-    last_cpu: Option<Duration>,
+    last_cpu: Duration,
     last_wall: Instant,
 }
 
 impl Throttle {
+    /// For a worker that starts now: a new process has used no CPU, so the first sample
+    /// is charged everything it used since its start.
     pub fn new(limit: f64) -> Self {
-        Self { limit, last_cpu: None, last_wall: Instant::now() }
+        Self { limit, last_cpu: Duration::ZERO, last_wall: Instant::now() }
     }
 
     /// Records a sample of total CPU time; returns how long to suspend, if at all.
     pub fn sample(&mut self, cpu: Duration) -> Option<Duration> {
         let now = Instant::now();
-        let previous = self.last_cpu.replace(cpu);
+        let previous = std::mem::replace(&mut self.last_cpu, cpu);
         let elapsed = now.duration_since(self.last_wall).as_secs_f64();
         self.last_wall = now;
-        let used = cpu.saturating_sub(previous?).as_secs_f64();
+        let used = cpu.saturating_sub(previous).as_secs_f64();
         let stop = used / self.limit - elapsed;
         (stop > 0.0).then(|| Duration::from_secs_f64(stop))
     }
@@ -198,9 +200,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_first_sample_charges_the_cpu_used_since_the_start() {
+        // A worker that ran flat out for its first 100 ms at a twentieth of a core owes
+        // ~1.9 s: nothing of the start is free.
+        let mut t = Throttle::new(0.05);
+        std::thread::sleep(Duration::from_millis(100));
+        let stop = t.sample(Duration::from_millis(100)).expect("the first sample is charged");
+        assert!(stop > Duration::from_millis(1850) && stop <= Duration::from_millis(1900), "{stop:?}");
+    }
+
+    #[test]
     fn throttle_stops_for_the_excess_over_the_fraction() {
         let mut t = Throttle::new(0.25);
-        assert_eq!(t.sample(Duration::from_millis(0)), None, "the first sample only records");
         std::thread::sleep(Duration::from_millis(100));
         // 100 ms of CPU in ~100 ms of wall at a quarter core: stop ~300 ms.
         let stop = t.sample(Duration::from_millis(100)).unwrap();
