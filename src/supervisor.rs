@@ -23,6 +23,9 @@ pub const WORKER_ROLE_VAR: &str = "REPY_ROLE";
 pub const WORKER_ROLE: &str = "worker";
 /// Set for a worker whose program source arrives on its standard input.
 pub const SOURCE_ON_STDIN_VAR: &str = "REPY_SOURCE_ON_STDIN";
+/// Set (to anything) to start the worker as a new process even where it could be forked:
+/// the way systems without fork run, testable on Linux.
+pub const SPAWN_WORKER_VAR: &str = "REPY_SPAWN_WORKER";
 
 /// How often CPU use is sampled (§4.2).
 const CPU_SAMPLE: Duration = Duration::from_millis(100);
@@ -59,7 +62,7 @@ pub struct Worker {
 /// by starting this binary again in the worker role, handed `source` on its standard input.
 pub fn start_worker(source: &str) -> Result<Started, u8> {
     #[cfg(unix)]
-    if repy_portability::child::is_single_threaded() {
+    if std::env::var_os(SPAWN_WORKER_VAR).is_none() && repy_portability::child::is_single_threaded() {
         use repy_portability::child::{fork_supervised, wait_for_exit, Forked};
         // SAFETY: checked just above that no other thread exists (the static check's
         // thread has been joined), and nothing between starts one.

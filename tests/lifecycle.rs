@@ -172,8 +172,22 @@ fn vessel_directory_option_is_checked() {
 
 #[test]
 fn a_program_can_come_from_a_pipe() {
+    a_program_can_come_from_a_pipe_with(false);
+}
+
+/// Where the worker cannot be forked it is started again and handed the source.
+#[test]
+fn a_spawned_worker_runs_what_the_supervisor_checked() {
+    a_program_can_come_from_a_pipe_with(true);
+}
+
+fn a_program_can_come_from_a_pipe_with(spawn: bool) {
     use std::io::Write;
-    let mut child = std::process::Command::new(common::repy_bin())
+    let mut command = std::process::Command::new(common::repy_bin());
+    if spawn {
+        command.env("REPY_SPAWN_WORKER", "1");
+    }
+    let mut child = command
         .args(["run", "/dev/stdin", "arg"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
