@@ -387,3 +387,17 @@ fn receiving_waits_for_the_receive_side_rate() {
     let elapsed: f64 = words.next().unwrap().parse().unwrap();
     assert!((1.5..6.0).contains(&elapsed), "60 KB at 20 KB/s after a 20 KB burst took {elapsed} s");
 }
+
+/// `stopcomm` from inside the listener's own callback frees the port before it returns, so
+/// the callback can listen on it again at once.
+#[test]
+fn a_udp_callback_can_stop_its_listener_and_listen_again_on_the_port() {
+    let p = free_port();
+    let run = run_program(&format!(
+        "def again(ip, port, msg, handle):\n    print('again', msg)\n    stopcomm(handle)\n\
+         def first(ip, port, msg, handle):\n    print('first', msg, stopcomm(handle))\n    recvmess('127.0.0.1', {p}, again)\n    sendmess('127.0.0.1', {p}, 'two')\n\
+         if callfunc == 'initialize':\n    recvmess('127.0.0.1', {p}, first)\n    sendmess('127.0.0.1', {p}, 'one')\n"
+    ));
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "first one True\nagain two\n", "{run:?}");
+}

@@ -87,14 +87,10 @@ impl Listener {
         rt.spawn(vm, ThreadKind::Comm, self.callback(rt, make_args));
     }
 
-    /// As [`Listener::dispatch`], but runs the function on this thread, which the program
-    /// sees as a new one.
-    pub fn call_here(&self, rt: &Arc<Runtime>, vm: &VirtualMachine, make_args: impl FnOnce(&VirtualMachine, PyObjectRef) -> Vec<PyObjectRef> + Send + 'static) {
-        rt.run_here(vm, ThreadKind::Comm, self.callback(rt, make_args));
-    }
-
-    /// One call of the registered function (as of now) and its accounting.
-    fn callback(
+    /// One call of the registered function (as of now) and its accounting, for
+    /// [`Runtime::spawn`] or [`Runtime::run_here`]. It holds no reference to the listener,
+    /// so a callback that stops its own registration does not keep the socket open.
+    pub fn callback(
         &self,
         rt: &Arc<Runtime>,
         make_args: impl FnOnce(&VirtualMachine, PyObjectRef) -> Vec<PyObjectRef> + Send + 'static,
