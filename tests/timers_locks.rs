@@ -63,7 +63,7 @@ fn cancelled_timers_free_their_event_and_never_run() {
 #[test]
 fn canceltimer_of_a_started_timer_is_false() {
     let run = run_program(
-        "def f():\n    sleep(0.3)\nif callfunc == 'initialize':\n    h = settimer(0, f, [])\n    sleep(0.1)\n    print(canceltimer(h))\n",
+        "started = getlock()\ndef f():\n    started.release()\n    sleep(0.3)\nif callfunc == 'initialize':\n    started.acquire()\n    h = settimer(0, f, [])\n    started.acquire()\n    print(canceltimer(h))\n",
     );
     assert_eq!(run.stdout, "False\n", "{run:?}");
 }
@@ -87,7 +87,7 @@ fn settimer_checks_its_arguments() {
 #[test]
 fn thread_names_are_unique_and_follow_the_spec() {
     let run = run_program(
-        "def f():\n    print(get_thread_name())\nif callfunc == 'initialize':\n    print(get_thread_name())\n    settimer(0, f, [])\n    sleep(0.2)\n    settimer(0, f, [])\nelse:\n    print(get_thread_name())\n",
+        "done = getlock()\ndef f():\n    print(get_thread_name())\n    done.release()\nif callfunc == 'initialize':\n    print(get_thread_name())\n    done.acquire()\n    settimer(0, f, [])\n    done.acquire()\n    settimer(0, f, [])\nelse:\n    print(get_thread_name())\n",
     );
     assert_eq!(run.stdout, "MainThread\n_EVENT:Thread:1\n_EVENT:Thread:2\nMainThread\n", "{run:?}");
 }
