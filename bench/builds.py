@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Two or more builds of the interpreter, side by side, on the CPU suite.
+
+Runs every program of bench/programs/ (full size) under each given `repy-bare` binary,
+alternating (the order rotates each repetition), and prints the median time per build and
+its ratio to the first build, then the geometric mean of the ratios. This is how a build
+setting (e.g. the release profile's link-time optimisation) is judged: same source, same
+machine, same run.
+
+    CARGO_TARGET_DIR=/tmp/plain cargo build --release --config 'profile.release.lto=false' \\
+        --config 'profile.release.codegen-units=16'
+    cargo build --release
+    python3 bench/builds.py plain=/tmp/plain/release/repy-bare lto=target/release/repy-bare
+"""
+import argparse
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import PROGRAMS, geomean, median, run_timed, scaled  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("builds", nargs="+", metavar="NAME=PATH", help="a repy-bare binary and its label")
+    ap.add_argument("--reps", type=int, default=5, help="runs per program and build (default 5)")
+    args = ap.parse_args()
+    builds = []
+    for spec in args.builds:
+        name, sep, path = spec.partition("=")
+        if not sep or not os.access(path, os.X_OK):
+            ap.error("%r is not NAME=PATH of an executable repy-bare" % spec)
+        builds.append((name, path))
+    if len(builds) < 2:
+        ap.error("give at least two builds to compare")
+
+    ratios = {name: [] for name, _ in builds[1:]}
+    print("| program | " + " | ".join(name for name, _ in builds) + " |")
+    print("|---" * (len(builds) + 1) + "|")
+    with tempfile.TemporaryDirectory() as work:
+        for program in sorted(p for p in os.listdir(PROGRAMS) if p.endswith(".py")):
+            path = os.path.join(work, program)
+            with open(os.path.join(PROGRAMS, program)) as src, open(path, "w") as dst:
+                dst.write(scaled(src.read(), quick=False))
+            times = {name: [] for name, _ in builds}
+            outputs = set()
+            for i in range(args.reps):
+                for name, binary in builds[i % len(builds):] + builds[:i % len(builds)]:
+                    wall, _cpu, out = run_timed([binary, path], work)
+                    times[name].append(wall)
+                    outputs.add(out)
+            if len(outputs) != 1:
+                sys.exit("%s: the builds printed different checksums: %s" % (program, sorted(outputs)))
+            first = median(times[builds[0][0]])
+            cells = ["%.3f s" % first]
+            for name, _ in builds[1:]:
+                m = median(times[name])
+                ratios[name].append(m / first)
+                cells.append("%.3f s (%.3f)" % (m, m / first))
+            print("| %s | %s |" % (program[:-3], " | ".join(cells)), flush=True)
+    print("| geometric mean | 1 | " + " | ".join("%.3f" % geomean(r) for r in ratios.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()
