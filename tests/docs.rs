@@ -23,6 +23,41 @@ fn read(relative: &str) -> String {
     std::fs::read_to_string(root().join(relative)).unwrap_or_else(|e| panic!("cannot read {relative}: {e}"))
 }
 
+/// The README's first set-up command is `cargo run --release -- run examples/hello.py`: cargo
+/// must know which of the package's binaries that means (it refuses to guess), and the
+/// example must run.
+#[test]
+fn the_readme_run_command_runs_repy() {
+    let readme = read("README.md");
+    let command = "cargo run --release -- run examples/hello.py";
+    assert!(readme.contains(command), "README no longer shows `{command}`");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let metadata = Command::new(cargo)
+        .args(["metadata", "--no-deps", "--format-version", "1", "--offline", "--manifest-path"])
+        .arg(root().join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(metadata.status.success(), "{}", String::from_utf8_lossy(&metadata.stderr));
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata.stdout).unwrap();
+    let package = metadata["packages"].as_array().unwrap().iter().find(|p| p["name"] == "repy").unwrap();
+    let binaries: Vec<&str> = package["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin")))
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let runs = match package["default_run"].as_str() {
+        Some(name) => name,
+        None if binaries.len() == 1 => binaries[0],
+        None => panic!("`cargo run` cannot choose among the binaries {binaries:?}: set default-run"),
+    };
+    assert_eq!(runs, "repy", "`cargo run` would run {runs}");
+    let run = repy_in(&root(), &["run", "examples/hello.py"]);
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert!(run.stdout.starts_with("Hello, world!\n"), "{run:?}");
+}
+
 /// The fenced code blocks of a Markdown text: (language, text with a final newline).
 fn code_blocks(markdown: &str) -> Vec<(String, String)> {
     let mut blocks = Vec::new();
