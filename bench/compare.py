@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -116,20 +117,22 @@ def run_timed(argv, cwd, timeout=600):
         start = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 start_new_session=True)
-        deadline = start + timeout
+        # A blocking wait, so the end is seen when it happens (polling would add up to its
+        # period to every start-up sample); a timer kills the group if it never comes.
+        expired = threading.Event()
+        watchdog = threading.Timer(timeout, lambda: (expired.set(), kill_group(proc.pid)))
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            while True:
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.perf_counter() > deadline:
-                    kill_group(proc.pid)
-                    raise RuntimeError("timed out after %d s: %s" % (timeout, " ".join(argv)))
-                time.sleep(0.002)
+            _pid, status, usage = os.wait4(proc.pid, 0)
         except BaseException:
             kill_group(proc.pid)
             raise
+        finally:
+            watchdog.cancel()
         wall = time.perf_counter() - start
+        if expired.is_set():
+            raise RuntimeError("timed out after %d s: %s" % (timeout, " ".join(argv)))
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
