@@ -47,6 +47,8 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> u8 {
     let started = Instant::now();
+    // Before the check thread, the fork and the interpreter's threads.
+    repy_portability::memory::use_one_heap();
     let restrictions = match &args.restrictions {
         None => repy_policy::parse(repy_policy::DEFAULT_PROFILE).expect("the built-in profile is valid"),
         Some(path) => match restrictions_cmd::load(path) {
