@@ -7,10 +7,13 @@ its ratio to the first build, then the geometric mean of the ratios. This is how
 setting (e.g. the release profile's link-time optimisation) is judged: same source, same
 machine, same run.
 
-    CARGO_TARGET_DIR=/tmp/plain cargo build --release --config 'profile.release.lto=false' \\
-        --config 'profile.release.codegen-units=16'
     cargo build --release
-    python3 bench/builds.py plain=/tmp/plain/release/repy-bare lto=target/release/repy-bare
+    CARGO_TARGET_DIR=/tmp/lto cargo build --release --config 'profile.release.lto="fat"' \\
+        --config 'profile.release.codegen-units=1'
+    python3 bench/builds.py default=target/release/repy-bare lto=/tmp/lto/release/repy-bare
+
+A faster build is only usable if it still passes the tests: run `repy test tests/repy`
+with its `repy` too (fat LTO, measured 11 % faster, failed it).
 """
 import argparse
 import os
