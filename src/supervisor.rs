@@ -183,7 +183,11 @@ impl Throttle {
 
     /// Records a sample of total CPU time; returns how long to suspend, if at all.
     pub fn sample(&mut self, cpu: Duration) -> Option<Duration> {
-        let now = Instant::now();
+        self.sample_at(cpu, Instant::now())
+    }
+
+    /// [`sample`](Self::sample) taken at `now`.
+    fn sample_at(&mut self, cpu: Duration, now: Instant) -> Option<Duration> {
         let previous = std::mem::replace(&mut self.last_cpu, cpu);
         let elapsed = now.duration_since(self.last_wall).as_secs_f64();
         self.last_wall = now;
@@ -202,25 +206,27 @@ impl Throttle {
 mod tests {
     use super::*;
 
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
     #[test]
     fn the_first_sample_charges_the_cpu_used_since_the_start() {
         // A worker that ran flat out for its first 100 ms at a twentieth of a core owes
-        // ~1.9 s: nothing of the start is free.
+        // 1.9 s: nothing of the start is free.
         let mut t = Throttle::new(0.05);
-        std::thread::sleep(Duration::from_millis(100));
-        let stop = t.sample(Duration::from_millis(100)).expect("the first sample is charged");
-        assert!(stop > Duration::from_millis(1850) && stop <= Duration::from_millis(1900), "{stop:?}");
+        let start = t.last_wall;
+        assert_eq!(t.sample_at(MS(100), start + MS(100)), Some(MS(1900)));
     }
 
     #[test]
     fn throttle_stops_for_the_excess_over_the_fraction() {
         let mut t = Throttle::new(0.25);
-        std::thread::sleep(Duration::from_millis(100));
-        // 100 ms of CPU in ~100 ms of wall at a quarter core: stop ~300 ms.
-        let stop = t.sample(Duration::from_millis(100)).unwrap();
-        assert!(stop > Duration::from_millis(250) && stop < Duration::from_millis(310), "{stop:?}");
-        t.resumed();
-        std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(t.sample(Duration::from_millis(110)), None, "10 ms in 100 ms is within 25%");
+        let start = t.last_wall;
+        // 100 ms of CPU in 100 ms of wall at a quarter core: stop 300 ms.
+        assert_eq!(t.sample_at(MS(100), start + MS(100)), Some(MS(300)));
+        // Resumed after the stop; then 10 ms in 100 ms is within 25 %.
+        t.last_wall = start + MS(400);
+        assert_eq!(t.sample_at(MS(110), start + MS(500)), None);
+        // 60 ms in the next 100 ms is 35 ms over: stop 140 ms.
+        assert_eq!(t.sample_at(MS(170), start + MS(600)), Some(MS(140)));
     }
 }
