@@ -13,6 +13,7 @@
 //! | [`memory::proportional_set_size`] | `smaps_rollup` | = resident (written) | = resident (written) |
 //! | [`memory::limit_address_space`] | `RLIMIT_AS` | `RLIMIT_AS`, weakly enforced (written) | no-op |
 //! | [`memory::CountingAllocator`] | yes | yes | yes (portable Rust) |
+//! | [`memory::use_one_heap`] (one malloc arena, fixed mmap/trim thresholds) | `mallopt` (glibc; nothing under musl) | nothing (no such arenas) | nothing (no such arenas) |
 //! | [`disk::vessel_disk_usage`] | yes | yes | yes (portable Rust) |
 //! | [`child::configure_child`] | process group + `PR_SET_PDEATHSIG` | process group only (written) | `CREATE_NEW_PROCESS_GROUP` (written) |
 //! | [`child::fork_supervised`] / [`child::wait_for_exit`] (start a worker without a second exec) | `fork` + `PR_SET_PDEATHSIG`, `waitpid` | `fork`, `waitpid` (written; `repy run` spawns there, as [`child::is_single_threaded`] is false) | not available: `repy run` spawns |
