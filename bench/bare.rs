@@ -19,7 +19,7 @@ fn print(args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
             continue;
         }
         let text = value.str(vm)?.as_wtf8().to_string_lossy().into_owned();
-        match name.as_str() {
+        match name.to_string_lossy().as_ref() {
             "sep" => sep = text,
             "end" => end = text,
             _ => {}

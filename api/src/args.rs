@@ -24,6 +24,7 @@ pub fn bind(function: &'static str, params: &[&'static str], required: usize, ar
         *slot = Some(value);
     }
     for (name, value) in args.kwargs {
+        let name = name.into_string_lossy();
         let Some(index) = params.iter().position(|p| *p == name) else {
             return Err(format!("{function}: unexpected keyword argument '{name}'"));
         };

@@ -292,23 +292,23 @@ impl FileObject {
 #[pyclass(with(IterNext))]
 impl FileObject {
     #[pymethod]
-    fn close(&self, vm: &VirtualMachine) -> PyResult<()> {
-        self.rt.check_call_args(vm, "file.close", &[])?;
-        self.release();
+    fn close(zelf: &Py<Self>, vm: &VirtualMachine) -> PyResult<()> {
+        zelf.rt.check_call_args(vm, "file.close", &[])?;
+        zelf.release();
         Ok(())
     }
 
     #[pymethod]
-    fn flush(&self, vm: &VirtualMachine) -> PyResult<()> {
-        self.ensure_open(vm, "file.flush")?;
-        self.rt.check_call_args(vm, "file.flush", &[])
+    fn flush(zelf: &Py<Self>, vm: &VirtualMachine) -> PyResult<()> {
+        zelf.ensure_open(vm, "file.flush")?;
+        zelf.rt.check_call_args(vm, "file.flush", &[])
     }
 
     #[pymethod]
-    fn read(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-        let bound = bind("read", &["size"], 0, args).map_err(|m| self.rt.arg_error(vm, m))?;
-        let size = self.size_arg(vm, "file.read", bound.opt(0, vm))?;
-        let data = self.charged_read(vm, "file.read", &bound.passed(), |file| {
+    fn read(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+        let bound = bind("read", &["size"], 0, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
+        let size = zelf.size_arg(vm, "file.read", bound.opt(0, vm))?;
+        let data = zelf.charged_read(vm, "file.read", &bound.passed(), |file| {
             let mut data = Vec::new();
             match size {
                 None => file.read_to_end(&mut data)?,
@@ -321,10 +321,10 @@ impl FileObject {
     }
 
     #[pymethod]
-    fn readline(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-        let bound = bind("readline", &["size"], 0, args).map_err(|m| self.rt.arg_error(vm, m))?;
-        let size = self.size_arg(vm, "file.readline", bound.opt(0, vm))?;
-        let line = self.charged_read(vm, "file.readline", &bound.passed(), |file| {
+    fn readline(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+        let bound = bind("readline", &["size"], 0, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
+        let size = zelf.size_arg(vm, "file.readline", bound.opt(0, vm))?;
+        let line = zelf.charged_read(vm, "file.readline", &bound.passed(), |file| {
             let line = Self::read_line(file, size)?;
             let len = line.len();
             Ok((line, len))
@@ -333,10 +333,10 @@ impl FileObject {
     }
 
     #[pymethod]
-    fn readlines(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-        let bound = bind("readlines", &["sizehint"], 0, args).map_err(|m| self.rt.arg_error(vm, m))?;
-        let hint = self.size_arg(vm, "file.readlines", bound.opt(0, vm))?.filter(|&h| h > 0);
-        let lines = self.charged_read(vm, "file.readlines", &bound.passed(), |file| {
+    fn readlines(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+        let bound = bind("readlines", &["sizehint"], 0, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
+        let hint = zelf.size_arg(vm, "file.readlines", bound.opt(0, vm))?.filter(|&h| h > 0);
+        let lines = zelf.charged_read(vm, "file.readlines", &bound.passed(), |file| {
             let mut lines = Vec::new();
             let mut total = 0;
             loop {
@@ -356,25 +356,25 @@ impl FileObject {
     }
 
     #[pymethod]
-    fn next(&self, vm: &VirtualMachine) -> PyResult {
-        match self.next_line(vm)? {
+    fn next(zelf: &Py<Self>, vm: &VirtualMachine) -> PyResult {
+        match zelf.next_line(vm)? {
             Some(line) => Ok(line),
             None => Err(vm.new_stop_iteration(None)),
         }
     }
 
     #[pymethod]
-    fn seek(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
-        let bound = bind("seek", &["offset", "whence"], 1, args).map_err(|m| self.rt.arg_error(vm, m))?;
-        let offset = exact_int(&bound.get(0), vm).ok_or_else(|| self.rt.arg_error(vm, "file.seek: offset must be an int"))?;
+    fn seek(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
+        let bound = bind("seek", &["offset", "whence"], 1, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
+        let offset = exact_int(&bound.get(0), vm).ok_or_else(|| zelf.rt.arg_error(vm, "file.seek: offset must be an int"))?;
         let whence = match bound.opt(1, vm) {
             None => 0,
-            Some(w) => exact_int(&w, vm).filter(|w| (0..=2).contains(w)).ok_or_else(|| self.rt.arg_error(vm, "file.seek: whence must be 0, 1 or 2"))?,
+            Some(w) => exact_int(&w, vm).filter(|w| (0..=2).contains(w)).ok_or_else(|| zelf.rt.arg_error(vm, "file.seek: whence must be 0, 1 or 2"))?,
         };
-        self.ensure_open(vm, "file.seek")?;
-        self.rt.check_call(vm, "file.seek", &bound)?;
-        let rt = &self.rt;
-        let target = self.with_file(vm, "file.seek", |file| {
+        zelf.ensure_open(vm, "file.seek")?;
+        zelf.rt.check_call(vm, "file.seek", &bound)?;
+        let rt = &zelf.rt;
+        let target = zelf.with_file(vm, "file.seek", |file| {
             let base = match whence {
                 0 => 0,
                 1 => file.stream_position()? as i64,
@@ -383,34 +383,34 @@ impl FileObject {
             Ok(base.checked_add(offset))
         })?;
         match target {
-            Some(position) if position >= 0 => self.with_file(vm, "file.seek", |file| file.seek(SeekFrom::Start(position as u64)).map(drop)),
+            Some(position) if position >= 0 => zelf.with_file(vm, "file.seek", |file| file.seek(SeekFrom::Start(position as u64)).map(drop)),
             _ => Err(rt.arg_error(vm, format!("file.seek: position would be negative (offset {offset}, whence {whence})"))),
         }
     }
 
     #[pymethod]
-    fn write(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
-        let bound = bind("write", &["data"], 1, args).map_err(|m| self.rt.arg_error(vm, m))?;
-        let data = byte_data(&bound.get(0), vm).map_err(|m| self.rt.arg_error(vm, format!("file.write: {m}")))?;
-        self.write_bytes(vm, "file.write", &bound.passed(), &data)
+    fn write(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
+        let bound = bind("write", &["data"], 1, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
+        let data = byte_data(&bound.get(0), vm).map_err(|m| zelf.rt.arg_error(vm, format!("file.write: {m}")))?;
+        zelf.write_bytes(vm, "file.write", &bound.passed(), &data)
     }
 
     #[pymethod]
-    fn writelines(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
-        let bound = bind("writelines", &["lines"], 1, args).map_err(|m| self.rt.arg_error(vm, m))?;
+    fn writelines(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
+        let bound = bind("writelines", &["lines"], 1, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
         let lines = bound.get(0);
         let items: Vec<PyObjectRef> = if is_exact::<PyList>(&lines, vm) {
             lines.downcast_ref::<PyList>().expect("exact").borrow_vec().to_vec()
         } else if is_exact::<PyTuple>(&lines, vm) {
             lines.downcast_ref::<PyTuple>().expect("exact").as_slice().to_vec()
         } else {
-            return Err(self.rt.arg_error(vm, "file.writelines: lines must be a list or tuple"));
+            return Err(zelf.rt.arg_error(vm, "file.writelines: lines must be a list or tuple"));
         };
         let mut data = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            data.extend(byte_data(item, vm).map_err(|m| self.rt.arg_error(vm, format!("file.writelines: item {i}: {m}")))?);
+            data.extend(byte_data(item, vm).map_err(|m| zelf.rt.arg_error(vm, format!("file.writelines: item {i}: {m}")))?);
         }
-        self.write_bytes(vm, "file.writelines", &bound.passed(), &data)
+        zelf.write_bytes(vm, "file.writelines", &bound.passed(), &data)
     }
 
     #[pymethod]
@@ -420,8 +420,8 @@ impl FileObject {
     }
 
     #[pymethod]
-    fn __exit__(&self, _args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
-        self.close(vm)
+    fn __exit__(zelf: &Py<Self>, _args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
+        Self::close(zelf, vm)
     }
 }
 

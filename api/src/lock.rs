@@ -7,7 +7,7 @@ use repy_interpreter::{exceptions::RepyErrorKind, values::{is_exact, exact_int}}
 use rustpython_vm::{
     builtins::{PyBool, PyInt},
     function::FuncArgs,
-    pyclass, PyObjectRef, PyPayload, PyResult, VirtualMachine,
+    pyclass, Py, PyObjectRef, PyPayload, PyResult, VirtualMachine,
 };
 
 use crate::{args::bind, runtime::Runtime};
@@ -29,22 +29,22 @@ impl std::fmt::Debug for Lock {
 #[pyclass]
 impl Lock {
     #[pymethod]
-    fn acquire(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult<bool> {
-        let bound = bind("acquire", &["blocking"], 0, args).map_err(|m| self.rt.arg_error(vm, m))?;
+    fn acquire(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult<bool> {
+        let bound = bind("acquire", &["blocking"], 0, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
         let blocking = match bound.opt(0, vm) {
             None => true,
             Some(v) if is_exact::<PyBool>(&v, vm) => v.try_to_bool(vm)?,
             Some(v) if is_exact::<PyInt>(&v, vm) => exact_int(&v, vm).is_none_or(|i| i != 0),
-            Some(_) => return Err(self.rt.arg_error(vm, "acquire: blocking must be a bool or int")),
+            Some(_) => return Err(zelf.rt.arg_error(vm, "acquire: blocking must be a bool or int")),
         };
-        let mut locked = self.locked.lock();
+        let mut locked = zelf.locked.lock();
         if !blocking {
             if *locked {
                 return Ok(false);
             }
         } else {
             while *locked {
-                self.freed.wait(&mut locked);
+                zelf.freed.wait(&mut locked);
             }
         }
         *locked = true;
@@ -52,24 +52,24 @@ impl Lock {
     }
 
     #[pymethod]
-    fn release(&self, vm: &VirtualMachine) -> PyResult<()> {
-        let mut locked = self.locked.lock();
+    fn release(zelf: &Py<Self>, vm: &VirtualMachine) -> PyResult<()> {
+        let mut locked = zelf.locked.lock();
         if !*locked {
-            return Err(self.rt.error(vm, RepyErrorKind::LockDoubleRelease, "release: the lock is not locked"));
+            return Err(zelf.rt.error(vm, RepyErrorKind::LockDoubleRelease, "release: the lock is not locked"));
         }
         *locked = false;
-        self.freed.notify_one();
+        zelf.freed.notify_one();
         Ok(())
     }
 
     #[pymethod]
-    fn __enter__(&self, vm: &VirtualMachine) -> PyResult<bool> {
-        self.acquire(FuncArgs::default(), vm)
+    fn __enter__(zelf: &Py<Self>, vm: &VirtualMachine) -> PyResult<bool> {
+        Self::acquire(zelf, FuncArgs::default(), vm)
     }
 
     #[pymethod]
-    fn __exit__(&self, _args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
-        self.release(vm)
+    fn __exit__(zelf: &Py<Self>, _args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
+        Self::release(zelf, vm)
     }
 }
 

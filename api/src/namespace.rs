@@ -13,7 +13,7 @@ use repy_interpreter::{
 use rustpython_vm::{
     builtins::{PyCode, PyDict},
     function::FuncArgs,
-    pyclass, PyObjectRef, PyPayload, PyRef, PyResult, VirtualMachine,
+    pyclass, Py, PyObjectRef, PyPayload, PyRef, PyResult, VirtualMachine,
 };
 
 use crate::{args::bind, runtime::Runtime};
@@ -35,18 +35,18 @@ impl std::fmt::Debug for VirtualNamespace {
 impl VirtualNamespace {
     /// Runs the code with `context` as its globals; returns the SafeDict used.
     #[pymethod]
-    fn evaluate(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-        let bound = bind("evaluate", &["context"], 1, args).map_err(|m| self.rt.arg_error(vm, m))?;
+    fn evaluate(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+        let bound = bind("evaluate", &["context"], 1, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
         let context = bound.get(0);
         let safe: PyObjectRef = if context.downcast_ref::<SafeDict>().is_some() {
             context
         } else if repy_interpreter::values::is_exact::<PyDict>(&context, vm) {
             SafeDict::copy_from(vm, &context)?.into_ref(&vm.ctx).into()
         } else {
-            return Err(self.rt.arg_error(vm, "evaluate: context must be a dict or SafeDict"));
+            return Err(zelf.rt.arg_error(vm, "evaluate: context must be a dict or SafeDict"));
         };
         let globals = safe.downcast_ref::<SafeDict>().expect("SafeDict").dict();
-        program::run(vm, self.code.clone(), globals)?;
+        program::run(vm, zelf.code.clone(), globals)?;
         Ok(safe)
     }
 }

@@ -22,7 +22,7 @@ pub fn print(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult
                 .map(Some)
                 .ok_or_else(|| rt.arg_error(vm, format!("print: {what} must be None or a string")))
         };
-        match name.as_str() {
+        match name.to_string_lossy().as_ref() {
             "sep" => sep = text_option("sep")?.unwrap_or_else(|| " ".to_owned()),
             "end" => end = text_option("end")?.unwrap_or_else(|| "\n".to_owned()),
             "flush" => {}

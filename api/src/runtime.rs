@@ -144,7 +144,7 @@ impl Runtime {
         if self.nanny.try_acquire(resource).is_ok() {
             return Ok(());
         }
-        rustpython_vm::gc_state::gc_state().collect_force(2);
+        vm.state.gc.collect_force(2);
         self.acquire(vm, function, resource)
     }
 

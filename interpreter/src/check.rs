@@ -225,6 +225,8 @@ impl<'a> Visitor<'a> for Checker {
             | Expr::BooleanLiteral(_)
             | Expr::NoneLiteral(_)
             | Expr::EllipsisLiteral(_)
+            // Folded literals (the parser never makes them; they hold only literal values).
+            | Expr::Constant(_)
             | Expr::Subscript(_)
             | Expr::Starred(_)
             | Expr::List(_)

@@ -56,7 +56,7 @@ static ORIGINAL_TYPE_NEW: OnceLock<NewFunc> = OnceLock::new();
 fn guarded_type_new(metatype: PyTypeRef, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
     let is_type_query = metatype.is(vm.ctx.types.type_type) && args.args.len() == 1 && args.kwargs.is_empty();
     if !is_type_query && is_sandboxed(vm) {
-        let depth = vm.frames.borrow().len();
+        let depth = vm.current_recursion_depth();
         let permitted = CLASS_PERMITS.with(|permits| {
             let mut permits = permits.borrow_mut();
             match permits.last_mut() {
@@ -89,7 +89,7 @@ fn guard_class_creation(vm: &VirtualMachine) -> PyResult<()> {
 
     let original = vm.builtins.get_attr("__build_class__", vm)?;
     let build_class = vm.new_function("__build_class__", move |args: FuncArgs, vm: &VirtualMachine| {
-        let depth = vm.frames.borrow().len();
+        let depth = vm.current_recursion_depth();
         CLASS_PERMITS.with(|p| p.borrow_mut().push(depth));
         struct Pop;
         impl Drop for Pop {

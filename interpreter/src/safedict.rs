@@ -103,55 +103,55 @@ impl SafeDict {
 #[pyclass(with(Constructor, AsMapping, AsSequence, Iterable, Comparable, Representable))]
 impl SafeDict {
     #[pymethod]
-    fn keys(&self, vm: &VirtualMachine) -> PyObjectRef {
-        vm.ctx.new_list(self.visible_items(vm).into_iter().map(|(k, _)| k).collect()).into()
+    fn keys(zelf: &Py<Self>, vm: &VirtualMachine) -> PyObjectRef {
+        vm.ctx.new_list(zelf.visible_items(vm).into_iter().map(|(k, _)| k).collect()).into()
     }
 
     #[pymethod]
-    fn values(&self, vm: &VirtualMachine) -> PyObjectRef {
-        vm.ctx.new_list(self.visible_items(vm).into_iter().map(|(_, v)| v).collect()).into()
+    fn values(zelf: &Py<Self>, vm: &VirtualMachine) -> PyObjectRef {
+        vm.ctx.new_list(zelf.visible_items(vm).into_iter().map(|(_, v)| v).collect()).into()
     }
 
     #[pymethod]
-    fn items(&self, vm: &VirtualMachine) -> PyObjectRef {
-        let pairs = self.visible_items(vm).into_iter().map(|(k, v)| vm.ctx.new_tuple(vec![k, v]).into()).collect();
+    fn items(zelf: &Py<Self>, vm: &VirtualMachine) -> PyObjectRef {
+        let pairs = zelf.visible_items(vm).into_iter().map(|(k, v)| vm.ctx.new_tuple(vec![k, v]).into()).collect();
         vm.ctx.new_list(pairs).into()
     }
 
     #[pymethod]
-    fn get(&self, key: PyObjectRef, default: OptionalArg<PyObjectRef>, vm: &VirtualMachine) -> PyResult {
-        Ok(self.get_checked(vm, &key)?.unwrap_or_else(|| default.unwrap_or_none(vm)))
+    fn get(zelf: &Py<Self>, key: PyObjectRef, default: OptionalArg<PyObjectRef>, vm: &VirtualMachine) -> PyResult {
+        Ok(zelf.get_checked(vm, &key)?.unwrap_or_else(|| default.unwrap_or_none(vm)))
     }
 
     #[pymethod]
-    fn pop(&self, key: PyObjectRef, default: OptionalArg<PyObjectRef>, vm: &VirtualMachine) -> PyResult {
+    fn pop(zelf: &Py<Self>, key: PyObjectRef, default: OptionalArg<PyObjectRef>, vm: &VirtualMachine) -> PyResult {
         check_key(vm, &key)?;
-        match self.dict.pop_item(&*key, vm)? {
+        match zelf.dict.pop_item(&*key, vm)? {
             Some(value) => Ok(value),
             None => default.into_option().ok_or_else(|| vm.new_key_error(key)),
         }
     }
 
     #[pymethod]
-    fn setdefault(&self, key: PyObjectRef, default: OptionalArg<PyObjectRef>, vm: &VirtualMachine) -> PyResult {
-        if let Some(value) = self.get_checked(vm, &key)? {
+    fn setdefault(zelf: &Py<Self>, key: PyObjectRef, default: OptionalArg<PyObjectRef>, vm: &VirtualMachine) -> PyResult {
+        if let Some(value) = zelf.get_checked(vm, &key)? {
             return Ok(value);
         }
         let value = default.unwrap_or_none(vm);
         check_value(vm, &value)?;
-        self.dict.set_item(&*key, value.clone(), vm)?;
+        zelf.dict.set_item(&*key, value.clone(), vm)?;
         Ok(value)
     }
 
     #[pymethod]
-    fn update(&self, other: PyObjectRef, vm: &VirtualMachine) -> PyResult<()> {
-        self.update_from(vm, &other)
+    fn update(zelf: &Py<Self>, other: PyObjectRef, vm: &VirtualMachine) -> PyResult<()> {
+        zelf.update_from(vm, &other)
     }
 
     #[pymethod]
-    fn copy(&self, vm: &VirtualMachine) -> PyResult<SafeDict> {
+    fn copy(zelf: &Py<Self>, vm: &VirtualMachine) -> PyResult<SafeDict> {
         let copy = SafeDict { dict: vm.ctx.new_dict() };
-        for (key, value) in self.visible_items(vm) {
+        for (key, value) in zelf.visible_items(vm) {
             copy.dict.set_item(&*key, value, vm)?;
         }
         Ok(copy)
@@ -210,7 +210,7 @@ impl AsSequence for SafeDict {
 
 impl Iterable for SafeDict {
     fn iter(zelf: PyRef<Self>, vm: &VirtualMachine) -> PyResult {
-        zelf.keys(vm).get_iter(vm).map(Into::into)
+        SafeDict::keys(&zelf, vm).get_iter(vm).map(Into::into)
     }
 }
 

@@ -103,7 +103,7 @@ pub fn new_error(
     class: &rustpython_vm::builtins::PyTypeRef,
     message: String,
 ) -> PyBaseExceptionRef {
-    match vm.invoke_exception(class.clone(), vec![vm.ctx.new_str(message.clone()).into()]) {
+    match vm.invoke_exception(class, vec![vm.ctx.new_str(message.clone()).into()]) {
         Ok(exc) => exc,
         // Constructing one of our own classes cannot fail short of memory exhaustion; fall
         // back to a plain RuntimeError that still carries the message.

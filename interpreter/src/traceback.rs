@@ -62,10 +62,11 @@ fn write_one(vm: &VirtualMachine, exc: &Py<PyBaseException>, sources: &SourceReg
     let mut entries = Vec::new();
     if let Some(tb) = exc.__traceback__() {
         for entry in tb.iter() {
-            let path = entry.frame.code.source_path().as_str();
+            let code = entry.frame.f_code();
+            let path = code.source_path().as_str();
             let lineno = entry.lineno.get();
             if let Some(line) = sources.line(path, lineno) {
-                entries.push(format!("  File \"{path}\", line {lineno}, in {}\n", entry.frame.code.obj_name));
+                entries.push(format!("  File \"{path}\", line {lineno}, in {}\n", code.obj_name));
                 if let Some(line) = line.filter(|l| !l.is_empty()) {
                     entries.push(format!("    {line}\n"));
                 }

@@ -16,7 +16,7 @@ use repy_interpreter::{
     values::{byte_str, exact_int},
 };
 use repy_policy::Resource;
-use rustpython_vm::{builtins::PyBaseExceptionRef, function::FuncArgs, pyclass, PyPayload, PyResult, VirtualMachine};
+use rustpython_vm::{builtins::PyBaseExceptionRef, function::FuncArgs, pyclass, Py, PyPayload, PyResult, VirtualMachine};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -168,8 +168,8 @@ impl std::fmt::Debug for RepySocket {
 #[pyclass]
 impl RepySocket {
     #[pymethod]
-    fn send(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult<usize> {
-        let conn = &self.connection;
+    fn send(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult<usize> {
+        let conn = &zelf.connection;
         let rt = &conn.rt;
         let bound = bind("send", &["message"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
         let data = message(rt, vm, "socket.send", &bound.get(0))?;
@@ -187,8 +187,8 @@ impl RepySocket {
     }
 
     #[pymethod]
-    fn recv(&self, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-        let conn = &self.connection;
+    fn recv(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+        let conn = &zelf.connection;
         let rt = &conn.rt;
         let bound = bind("recv", &["bytes"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
         let wanted = exact_int(&bound.get(0), vm)
@@ -210,15 +210,15 @@ impl RepySocket {
     }
 
     #[pymethod]
-    fn close(&self, vm: &VirtualMachine) -> PyResult<bool> {
-        self.connection.rt.check_call_args(vm, "socket.close", &[])?;
-        Ok(self.connection.close())
+    fn close(zelf: &Py<Self>, vm: &VirtualMachine) -> PyResult<bool> {
+        zelf.connection.rt.check_call_args(vm, "socket.close", &[])?;
+        Ok(zelf.connection.close())
     }
 
     /// `(recv_would_block, send_would_block)`, without blocking.
     #[pymethod]
-    fn willblock(&self, vm: &VirtualMachine) -> PyResult {
-        let conn = &self.connection;
+    fn willblock(zelf: &Py<Self>, vm: &VirtualMachine) -> PyResult {
+        let conn = &zelf.connection;
         let stream = conn.open_stream(vm)?;
         let mut probe = [MaybeUninit::<u8>::uninit(); 1];
         let recv_blocks = matches!(socket2::SockRef::from(&*stream).peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
