@@ -74,8 +74,9 @@ fn run_on_this_thread(program: Program) {
     interpreter.enter(|vm| {
         let errors = match sandbox::restrict_builtins(vm) {
             Ok(errors) => errors,
-            Err(_) => {
-                output.write(Stream::Stderr, b"repy: internal error: cannot set up the sandbox builtins\n");
+            Err(exc) => {
+                let reason = repy_interpreter::traceback::exception_summary(vm, &exc);
+                output.write(Stream::Stderr, format!("repy: internal error: cannot set up the sandbox builtins: {reason}\n").as_bytes());
                 repy_portability::process::exit_now(status::UNCAUGHT)
             }
         };

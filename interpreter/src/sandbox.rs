@@ -34,7 +34,7 @@ const ABSENT_EXCEPTIONS: &[&str] = &[
 
 /// Names the VM itself needs in the builtins dict (unreachable from programs by the
 /// identifier rule), and builtins kept but guarded at run time (crate::guards).
-const VM_INTERNAL_BUILTINS: &[&str] = &["__build_class__", "__repy_sandbox__", "type", "getattr", "hasattr", "setattr", "delattr"];
+const VM_INTERNAL_BUILTINS: &[&str] = &["__build_class__", "__import__", "__repy_sandbox__", "type", "getattr", "hasattr", "setattr", "delattr"];
 
 /// Creates a VM with nothing importable: no search path, no site, no host access.
 pub fn new_interpreter() -> Interpreter {
@@ -71,6 +71,9 @@ pub fn restrict_builtins(vm: &VirtualMachine) -> PyResult<RepyExceptions> {
             dict.del_item(name.as_str(), vm)?;
         }
     }
+    install_internal_import(vm)?;
+    install_unraisable_hook(vm)?;
+    vm.recursion_limit.set(RECURSION_LIMIT);
     crate::guards::install(vm)?;
     let exceptions = RepyExceptions::create(vm);
     exceptions.install(vm)?;
@@ -79,6 +82,53 @@ pub fn restrict_builtins(vm: &VirtualMachine) -> PyResult<RepyExceptions> {
         dict.set_item(name, vm.new_function(name, stub).into(), vm)?;
     }
     Ok(exceptions)
+}
+
+/// Python's recursion limit (repy-api.md §10.4): RustPython's default depends on whether it
+/// was built with debug assertions (256 or 1000), so it is set here for every build.
+pub const RECURSION_LIMIT: usize = 1000;
+
+/// Modules the VM imports by itself while running a program (reporting an exception in a
+/// destructor needs `sys`); no other import can succeed.
+const INTERNAL_MODULES: &[&str] = &["sys"];
+
+/// Keeps `__import__` for the VM's own use only: RustPython unwraps `import("sys")` when it
+/// reports an exception raised while a generator is closed by garbage collection, so with
+/// no `__import__` at all a program could panic the worker. Programs cannot name it (it
+/// contains `__`) and the getattr guards refuse it.
+fn install_internal_import(vm: &VirtualMachine) -> PyResult<()> {
+    let original = vm.builtins.get_attr("__import__", vm)?;
+    let import = vm.new_function("__import__", move |args: FuncArgs, vm: &VirtualMachine| {
+        let name = args.args.first().and_then(|n| n.downcast_ref::<rustpython_vm::builtins::PyStr>().map(|s| s.as_wtf8().to_string_lossy().into_owned()));
+        match name {
+            Some(name) if INTERNAL_MODULES.contains(&name.as_str()) => original.call(args, vm),
+            _ => Err(vm.new_import_error("import is not available in the sandbox", vm.ctx.new_str("?"))),
+        }
+    });
+    vm.builtins.dict().set_item("__import__", import.into(), vm)
+}
+
+/// Reports an exception that nothing can catch (raised in a generator's `finally` while it
+/// is collected) on stderr, as CPython does, with no traceback module to import.
+fn install_unraisable_hook(vm: &VirtualMachine) -> PyResult<()> {
+    let hook = vm.new_function("unraisablehook", |unraisable: PyObjectRef, vm: &VirtualMachine| {
+        let object = unraisable.get_attr("object", vm).ok().filter(|o| !vm.is_none(o));
+        let shown = object.map(|o| match o.repr(vm) {
+            Ok(text) => text.as_wtf8().to_string_lossy().into_owned(),
+            Err(_) => format!("<{} object>", o.class().name()),
+        });
+        let summary = unraisable
+            .get_attr("exc_value", vm)
+            .ok()
+            .and_then(|e| e.downcast::<rustpython_vm::builtins::PyBaseException>().ok())
+            .map(|e| crate::traceback::exception_summary(vm, &e))
+            .unwrap_or_else(|| "an exception".to_owned());
+        match shown {
+            Some(shown) => eprintln!("Exception ignored in: {shown}\n{summary}"),
+            None => eprintln!("Exception ignored while an object was collected:\n{summary}"),
+        }
+    });
+    vm.sys_module.set_attr("unraisablehook", hook, vm)
 }
 
 fn is_exception_class(value: &PyObjectRef, vm: &VirtualMachine) -> bool {
@@ -103,10 +153,11 @@ pub fn new_error(
     class: &rustpython_vm::builtins::PyTypeRef,
     message: String,
 ) -> PyBaseExceptionRef {
+    // The class's own constructor (not `new_exception`'s shortcut for plain layouts), so
+    // that an OSError-derived class gets its fields; failure means memory exhaustion, and a
+    // RuntimeError that still carries the message stands in.
     match vm.invoke_exception(class, vec![vm.ctx.new_str(message.clone()).into()]) {
         Ok(exc) => exc,
-        // Constructing one of our own classes cannot fail short of memory exhaustion; fall
-        // back to a plain RuntimeError that still carries the message.
         Err(_) => vm.new_runtime_error(message),
     }
 }
