@@ -23,13 +23,13 @@ fn read(relative: &str) -> String {
     std::fs::read_to_string(root().join(relative)).unwrap_or_else(|e| panic!("cannot read {relative}: {e}"))
 }
 
-/// The README's first set-up command is `cargo run --release -- run examples/hello.py`: cargo
+/// The README's first set-up command is `./x run --release -- run examples/hello.py`: cargo
 /// must know which of the package's binaries that means (it refuses to guess), and the
 /// example must run.
 #[test]
 fn the_readme_run_command_runs_repy() {
     let readme = read("README.md");
-    let command = "cargo run --release -- run examples/hello.py";
+    let command = "./x run --release -- run examples/hello.py";
     assert!(readme.contains(command), "README no longer shows `{command}`");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let metadata = Command::new(cargo)
@@ -56,6 +56,20 @@ fn the_readme_run_command_runs_repy() {
     let run = repy_in(&root(), &["run", "examples/hello.py"]);
     assert_eq!(run.status, Some(0), "{run:?}");
     assert!(run.stdout.starts_with("Hello, world!\n"), "{run:?}");
+}
+
+/// `./x`, which both README commands go through, runs a cargo at least as new as the
+/// workspace's rust-version (whatever cargo is first on PATH).
+#[test]
+fn the_entry_script_finds_a_new_enough_cargo() {
+    let manifest = read("Cargo.toml");
+    let needed = manifest.lines().find_map(|l| l.strip_prefix("rust-version = \"")).unwrap().trim_end_matches('"');
+    let output = Command::new(root().join("x")).arg("--version").current_dir(root()).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let found = text.split_whitespace().nth(1).unwrap_or_else(|| panic!("no version in {text:?}"));
+    let version = |v: &str| v.split('.').take(2).map(|n| n.parse::<u32>().unwrap()).collect::<Vec<_>>();
+    assert!(version(found) >= version(needed), "./x runs cargo {found}, the workspace needs {needed}");
 }
 
 /// The fenced code blocks of a Markdown text: (language, text with a final newline).

@@ -6,12 +6,19 @@
 //! allocation that would take the count over the limit.
 
 use std::{
-    alloc::{GlobalAlloc, Layout, System},
+    alloc::{GlobalAlloc, Layout},
     ptr,
     sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering},
 };
 
-/// A [`GlobalAlloc`] over [`System`] that counts live heap bytes and enforces a limit.
+/// The allocator underneath the count: the system's, or mimalloc with the `mimalloc`
+/// feature (an A/B build setting, docs/benchmarks.md).
+#[cfg(not(feature = "mimalloc"))]
+static BACKING: std::alloc::System = std::alloc::System;
+#[cfg(feature = "mimalloc")]
+static BACKING: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// A [`GlobalAlloc`] over the backing allocator that counts live heap bytes and enforces a limit.
 ///
 /// The count is signed: it is "bytes allocated since counting started minus bytes freed
 /// since then". Freeing memory that was allocated before counting started (the
@@ -36,7 +43,7 @@ pub struct CountingAllocator {
 }
 
 impl CountingAllocator {
-    /// An allocator that forwards everything to [`System`] until counting starts; usable in
+    /// An allocator that forwards everything to the backing allocator until counting starts; usable in
     /// a `static`.
     pub const fn new() -> Self {
         Self {
@@ -131,13 +138,13 @@ impl Default for CountingAllocator {
     }
 }
 
-// SAFETY: every allocation is performed by `System` with the caller's layout, or not at all
-// (null is returned only when `System` returns null); counting never touches the memory.
+// SAFETY: every allocation is performed by the backing allocator with the caller's layout, or not at all
+// (null is returned only when the backing allocator returns null); counting never touches the memory.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let counted = self.charge(layout.size());
         // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { BACKING.alloc(layout) };
         if p.is_null() && counted {
             self.uncharge(layout.size());
         }
@@ -147,7 +154,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let counted = self.charge(layout.size());
         // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { BACKING.alloc_zeroed(layout) };
         if p.is_null() && counted {
             self.uncharge(layout.size());
         }
@@ -159,7 +166,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         // is cheaper than checking first.
         self.uncharge(layout.size());
         // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { BACKING.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -168,14 +175,14 @@ unsafe impl GlobalAlloc for CountingAllocator {
             let growth = new_size - old_size;
             let counted = self.charge(growth);
             // SAFETY: forwarded with the caller's guarantees.
-            let p = unsafe { System.realloc(ptr, layout, new_size) };
+            let p = unsafe { BACKING.realloc(ptr, layout, new_size) };
             if p.is_null() && counted {
                 self.uncharge(growth);
             }
             p
         } else {
             // SAFETY: forwarded with the caller's guarantees.
-            let p = unsafe { System.realloc(ptr, layout, new_size) };
+            let p = unsafe { BACKING.realloc(ptr, layout, new_size) };
             if !p.is_null() {
                 self.uncharge(old_size - new_size);
             }
