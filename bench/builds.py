@@ -50,7 +50,7 @@ def main():
         name, sep, path = spec.partition("=")
         if not sep or not os.access(path, os.X_OK):
             ap.error("%r is not NAME=PATH of an executable repy-bare or repy" % spec)
-        builds.append((name, path))
+        builds.append((name, os.path.abspath(path)))
     if len(builds) < 2:
         ap.error("give at least two builds to compare")
 
