@@ -108,7 +108,7 @@ fn lifecycle(vm: &VirtualMachine, rt: &Arc<Runtime>, program: Program) -> PyResu
 
     for callfunc in ["initialize", "exit"] {
         if callfunc == "exit" {
-            rt.wait_idle();
+            rt.wait_idle(vm);
         }
         set_run_globals(vm, &globals, callfunc, &program.callargs)?;
         rt.acquire(vm, callfunc, Resource::Events)?;

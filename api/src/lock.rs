@@ -43,9 +43,11 @@ impl Lock {
                 return Ok(false);
             }
         } else {
-            while *locked {
-                zelf.freed.wait(&mut locked);
-            }
+            vm.allow_threads(|| {
+                while *locked {
+                    zelf.freed.wait(&mut locked);
+                }
+            });
         }
         *locked = true;
         Ok(true)

@@ -159,8 +159,7 @@ impl Runtime {
 
     /// Waits before an operation until `resource` is within its limit.
     pub fn wait_for(&self, vm: &VirtualMachine, function: &str, resource: Resource) -> PyResult<()> {
-        self.nanny
-            .charge_before(resource)
+        vm.allow_threads(|| self.nanny.charge_before(resource))
             .map_err(|forbidden| self.error(vm, RepyErrorKind::ResourceForbidden, format!("{function}: {forbidden}")))
     }
 
@@ -176,12 +175,15 @@ impl Runtime {
         }
     }
 
-    /// Blocks until no timer, callback or registration remains.
-    pub fn wait_idle(&self) {
-        let mut count = self.activity.lock();
-        while *count > 0 {
-            self.idle.wait(&mut count);
-        }
+    /// Blocks until no timer, callback or registration remains (detached from the VM, so
+    /// garbage collections of the threads still running are not held up).
+    pub fn wait_idle(&self, vm: &VirtualMachine) {
+        vm.allow_threads(|| {
+            let mut count = self.activity.lock();
+            while *count > 0 {
+                self.idle.wait(&mut count);
+            }
+        })
     }
 
     pub fn set_thread_name(name: String) {

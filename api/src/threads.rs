@@ -45,21 +45,22 @@ impl Pool {
             thread_vm.run(|vm| {
                 job(vm);
                 let (lock, wake) = &*shared;
-                let mut queue = lock.lock();
-                loop {
+                // Waiting for work is detached from the VM: an attached thread that blocks
+                // would hold up every stop-the-world garbage collection until it woke.
+                while let Some(next) = vm.allow_threads(|| {
+                    let mut queue = lock.lock();
                     queue.idle += 1;
                     loop {
                         if let Some(next) = queue.jobs.pop_front() {
-                            drop(queue);
-                            next(vm);
-                            queue = lock.lock();
-                            break;
+                            return Some(next);
                         }
                         if wake.wait_for(&mut queue, IDLE_LIFETIME).timed_out() && queue.jobs.is_empty() {
                             queue.idle -= 1;
-                            return;
+                            return None;
                         }
                     }
+                }) {
+                    next(vm);
                 }
             })
         })?;

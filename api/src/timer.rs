@@ -71,7 +71,7 @@ pub fn settimer(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyRes
     let thread_state = state.clone();
     let thread_rt = rt.clone();
     rt.spawn(vm, ThreadKind::Timer, move |vm| {
-        if !wait_until_due(&thread_state, deadline) {
+        if !vm.allow_threads(|| wait_until_due(&thread_state, deadline)) {
             return Ok(()); // cancelled: canceltimer already gave back the event
         }
         let positional: Vec<PyObjectRef> = vm.extract_elements_with(&call_args, Ok)?;
@@ -132,7 +132,7 @@ pub fn sleep(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult
     rt.check_call(vm, "sleep", &bound)?;
     let duration = seconds(secs);
     let until = Instant::now().checked_add(duration);
-    loop {
+    vm.allow_threads(|| loop {
         match until {
             None => std::thread::sleep(Duration::from_secs(3600)),
             Some(at) => {
@@ -143,6 +143,6 @@ pub fn sleep(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult
                 std::thread::sleep(at - now);
             }
         }
-    }
+    });
     Ok(vm.ctx.none())
 }

@@ -199,7 +199,7 @@ pub fn register(
 }
 
 /// Ends the registration `key` if `generation` is still current: true if it did.
-fn deregister(rt: &Runtime, key: ListenKey, generation: u64) -> bool {
+fn deregister(rt: &Runtime, vm: &VirtualMachine, key: ListenKey, generation: u64) -> bool {
     let listener = {
         let mut listeners = rt.net.registry.listeners.lock();
         match listeners.get(&key) {
@@ -217,7 +217,9 @@ fn deregister(rt: &Runtime, key: ListenKey, generation: u64) -> bool {
     // The socket closes when the serving ends: wait, so the port is free on return. (The
     // program's own functions never run while holding the serving.)
     if let Some(served) = listener.served.lock().take() {
-        let _ = served.recv();
+        vm.allow_threads(|| {
+            let _ = served.recv();
+        });
     }
     rt.activity_ended();
     true
@@ -255,7 +257,7 @@ pub fn stopcomm(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyRes
     };
     rt.check_call_args(vm, "stopcomm", &[])?;
     let stopped = match &handle.target {
-        CommTarget::Listener(key, generation) => deregister(rt, *key, *generation),
+        CommTarget::Listener(key, generation) => deregister(rt, vm, *key, *generation),
         CommTarget::Connection(connection) => connection.close(),
     };
     Ok(vm.ctx.new_bool(stopped).into())

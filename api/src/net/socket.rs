@@ -179,7 +179,7 @@ impl RepySocket {
         let sent = if data.is_empty() {
             0
         } else {
-            conn.blocking(&stream, tokio::io::Interest::WRITABLE, |s| s.try_write(&data))
+            vm.allow_threads(|| conn.blocking(&stream, tokio::io::Interest::WRITABLE, |s| s.try_write(&data)))
                 .map_err(|f| conn.failure(vm, "socket.send", f))?
         };
         rt.charge_traffic(vm, "socket.send", conn.traffic, HEADER + sent, HEADER)?;
@@ -199,10 +199,12 @@ impl RepySocket {
         rt.wait_traffic(vm, "socket.recv", conn.traffic)?;
         // Read into spare capacity: no zeroing of a buffer the data then overwrites.
         let mut buffer = Vec::with_capacity(usize::try_from(wanted).unwrap_or(MAX_RECV).min(MAX_RECV));
-        let received = conn
-            .blocking(&stream, tokio::io::Interest::READABLE, |s| match s.try_read_buf(&mut buffer) {
-                Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
-                other => other,
+        let received = vm
+            .allow_threads(|| {
+                conn.blocking(&stream, tokio::io::Interest::READABLE, |s| match s.try_read_buf(&mut buffer) {
+                    Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
+                    other => other,
+                })
             })
             .map_err(|f| conn.failure(vm, "socket.recv", f))?;
         rt.charge_traffic(vm, "socket.recv", conn.traffic, HEADER, HEADER + received)?;

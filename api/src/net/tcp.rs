@@ -69,7 +69,7 @@ fn connect_charged(rt: &Arc<Runtime>, vm: &VirtualMachine, local: SocketAddrV4, 
     let traffic = Traffic::with(*dest.ip());
     rt.wait_traffic(vm, "openconn", traffic)?;
     let deadline = Instant::now() + crate::timer::seconds(timeout);
-    let stream = rt.io().block_on(connect(local, dest, deadline)).map_err(|e| connect_error(rt, vm, local, dest, timeout, e))?;
+    let stream = vm.allow_threads(|| rt.io().block_on(connect(local, dest, deadline))).map_err(|e| connect_error(rt, vm, local, dest, timeout, e))?;
     rt.charge_traffic(vm, "openconn", traffic, OPENED.0, OPENED.1)?;
     Ok(stream)
 }
@@ -162,12 +162,14 @@ fn serve(_serving: Serving, vm: &VirtualMachine, rt: &Arc<Runtime>, listener: Ar
         if !listener.wait_free(rt, Resource::Events) || !listener.wait_free(rt, Resource::Outsockets) {
             return;
         }
-        let accepted = rt.io().block_on(async {
-            tokio::select! {
-                biased;
-                _ = stop.cancelled() => None,
-                accepted = socket.accept() => Some(accepted),
-            }
+        let accepted = vm.allow_threads(|| {
+            rt.io().block_on(async {
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => None,
+                    accepted = socket.accept() => Some(accepted),
+                }
+            })
         });
         let stream = match accepted {
             None => return,

@@ -47,7 +47,7 @@ pub fn sendmess(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyRes
     rt.wait_for(vm, "sendmess", traffic.send_resource())?;
     let registered = if named { rt.net.registry.udp_socket(local) } else { None };
     let sent = match registered {
-        Some(socket) => send_nonblocking(&socket, &data, dest),
+        Some(socket) => vm.allow_threads(|| send_nonblocking(&socket, &data, dest)),
         None => {
             let socket = UdpSocket::bind(local).map_err(|e| {
                 rt.error(vm, RepyErrorKind::AddressBinding, format!("sendmess: cannot bind local address {local}: {}", e.kind()))
@@ -111,7 +111,7 @@ impl UdpServer {
     fn serve(mut self, vm: &VirtualMachine, rt: &Arc<Runtime>) {
         let stop = self.listener.stop_token().clone();
         loop {
-            if !wait_datagram(&self.socket, &stop) {
+            if !vm.allow_threads(|| wait_datagram(&self.socket, &stop)) {
                 return;
             }
             // The datagram waits in the socket until an event is free and the sender's
