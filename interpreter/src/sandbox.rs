@@ -102,7 +102,8 @@ fn install_internal_import(vm: &VirtualMachine) -> PyResult<()> {
         let name = args.args.first().and_then(|n| n.downcast_ref::<rustpython_vm::builtins::PyStr>().map(|s| s.as_wtf8().to_string_lossy().into_owned()));
         match name {
             Some(name) if INTERNAL_MODULES.contains(&name.as_str()) => original.call(args, vm),
-            _ => Err(vm.new_import_error("import is not available in the sandbox", vm.ctx.new_str("?"))),
+            Some(name) => Err(vm.new_import_error(format!("import of '{name}' is not available in the sandbox"), vm.ctx.new_str(name))),
+            None => Err(vm.new_import_error("import is not available in the sandbox", vm.ctx.new_str(""))),
         }
     });
     vm.builtins.dict().set_item("__import__", import.into(), vm)
