@@ -21,10 +21,7 @@ pub fn run(action: Action) -> u8 {
                 0
             }
             None => {
-                eprintln!(
-                    "repy: no built-in restrictions profile '{name}' (available: {})",
-                    builtin_profile_names().join(", ")
-                );
+                eprintln!("repy: no built-in restrictions profile '{name}' (available: {})", builtin_profile_names().join(", "));
                 2
             }
         },
@@ -48,7 +45,5 @@ pub fn load(path: &Path) -> Result<Restrictions, Vec<String>> {
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
         vec![format!("repy: restrictions file '{shown}', line {line}: not valid UTF-8 text")]
     })?;
-    repy_policy::parse(&text).map_err(|errors| {
-        errors.iter().map(|e| format!("repy: restrictions file '{shown}', {e}")).collect()
-    })
+    repy_policy::parse(&text).map_err(|errors| errors.iter().map(|e| format!("repy: restrictions file '{shown}', {e}")).collect())
 }

@@ -98,7 +98,11 @@ pub fn run(args: RunArgs) -> u8 {
     // heap limit, every possible thread stack (reserved, mostly untouched: a thread per
     // event, one serving each listener, the main thread and one spare) and the
     // interpreter's own mappings, and no more.
-    let threads = restrictions.value(Resource::Events).whole_units().saturating_add(restrictions.value(Resource::Insockets).whole_units()).saturating_add(2);
+    let threads = restrictions
+        .value(Resource::Events)
+        .whole_units()
+        .saturating_add(restrictions.value(Resource::Insockets).whole_units())
+        .saturating_add(2);
     let stacks = threads.saturating_mul(repy_api::runtime::THREAD_STACK_BYTES as u64);
     let _ = repy_portability::memory::limit_address_space(memory_limit.saturating_add(stacks).saturating_add(ADDRESS_SPACE_SLACK));
     lifecycle::run(Program {
@@ -133,7 +137,8 @@ fn local_preferences(ips: &[String], ifaces: &[String]) -> Vec<LocalPreference> 
         return ips.iter().cloned().map(LocalPreference::Ip).collect();
     };
     let positions = |id: &str| run.indices_of(id).map(|i| i.collect::<Vec<_>>()).unwrap_or_default();
-    let mut ordered: Vec<(usize, LocalPreference)> = positions("ips").into_iter().zip(ips.iter().cloned().map(LocalPreference::Ip)).collect();
+    let mut ordered: Vec<(usize, LocalPreference)> =
+        positions("ips").into_iter().zip(ips.iter().cloned().map(LocalPreference::Ip)).collect();
     ordered.extend(positions("ifaces").into_iter().zip(ifaces.iter().cloned().map(LocalPreference::Iface)));
     ordered.sort_by_key(|(position, _)| *position);
     ordered.into_iter().map(|(_, preference)| preference).collect()

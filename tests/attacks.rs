@@ -132,11 +132,7 @@ fn api_exceptions_carry_only_their_message() {
     let run = run_program(&once(
         "try:\n    settimer('x', print, [])\nexcept RepyArgumentError as e:\n    print(e.args, len(e.args))\ntry:\n    open('nope.txt')\nexcept FileNotFoundError as e:\n    print(e.args, getattr(e, 'filename', None))\n",
     ));
-    assert_eq!(
-        run.stdout,
-        "('settimer: waittime must be a number',) 1\n(\"open: file 'nope.txt' does not exist\",) None\n",
-        "{run:?}"
-    );
+    assert_eq!(run.stdout, "('settimer: waittime must be a number',) 1\n(\"open: file 'nope.txt' does not exist\",) None\n", "{run:?}");
 }
 
 #[test]
@@ -147,7 +143,8 @@ fn catching_base_exception_cannot_stop_termination() {
 
 #[test]
 fn timer_arguments_are_copied_before_use() {
-    let run = run_program(&once("def f(a):\n    print(a)\nargs = [[1]]\nsettimer(0.2, f, args)\nargs[0].append('mutated')\nargs.append(2)\n"));
+    let run =
+        run_program(&once("def f(a):\n    print(a)\nargs = [[1]]\nsettimer(0.2, f, args)\nargs[0].append('mutated')\nargs.append(2)\n"));
     assert_eq!(run.stdout, "[1]\n", "{run:?}");
 }
 
@@ -161,8 +158,16 @@ fn deep_structures_and_recursion_end_in_errors_not_crashes() {
         ("recursion in a timer", "def f():\n    return f()\nif callfunc == 'initialize':\n    settimer(0, f, [])".to_owned(), 1),
         // RustPython 0.6 bounds native recursion by the stack left, not by a count: a
         // repr this deep either completes or raises RecursionError, and never crashes.
-        ("recursive repr", "if callfunc == 'initialize':\n    a = []\n    for i in range(200000):\n        a = [a]\n    repr(a)".to_owned(), 0),
-        ("deep comparison", "if callfunc == 'initialize':\n    a = ()\n    for i in range(500000):\n        a = (a,)\n    a == a[0]".to_owned(), 1),
+        (
+            "recursive repr",
+            "if callfunc == 'initialize':\n    a = []\n    for i in range(200000):\n        a = [a]\n    repr(a)".to_owned(),
+            0,
+        ),
+        (
+            "deep comparison",
+            "if callfunc == 'initialize':\n    a = ()\n    for i in range(500000):\n        a = (a,)\n    a == a[0]".to_owned(),
+            1,
+        ),
     ] {
         let run = run_program(&source);
         assert_no_crash(label, &run);

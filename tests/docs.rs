@@ -116,8 +116,21 @@ fn every_exposed_function_is_documented_in_api_md() {
     assert!(missing.is_empty(), "docs/api.md has no '### `NAME(...)`' heading for {missing:?}");
     // Every object method and SafeDict too.
     let methods = [
-        "file.close", "file.flush", "file.read", "file.readline", "file.readlines", "file.next", "file.seek", "file.write",
-        "file.writelines", "lock.acquire", "lock.release", "socket.send", "socket.recv", "socket.close", "socket.willblock",
+        "file.close",
+        "file.flush",
+        "file.read",
+        "file.readline",
+        "file.readlines",
+        "file.next",
+        "file.seek",
+        "file.write",
+        "file.writelines",
+        "lock.acquire",
+        "lock.release",
+        "socket.send",
+        "socket.recv",
+        "socket.close",
+        "socket.willblock",
         "virtualnamespace.evaluate",
     ];
     for method in methods {
@@ -126,10 +139,24 @@ fn every_exposed_function_is_documented_in_api_md() {
     assert!(documented.contains("SafeDict"), "docs/api.md does not document SafeDict");
     // Every exception class of repy-api.md §5 appears in the table.
     for class in [
-        "RepyArgumentError", "CodeUnsafeError", "SafetyViolationError", "ContextUnsafeError", "ResourceExhaustedError",
-        "ResourceForbiddenError", "FileNotFoundError", "FileInUseError", "FileClosedError", "LockDoubleReleaseError", "TimeoutError",
-        "NetworkAddressError", "AddressBindingError", "DuplicateTupleError", "InternetConnectivityError", "ConnectionRefusedError",
-        "SocketClosedLocal", "SocketClosedRemote",
+        "RepyArgumentError",
+        "CodeUnsafeError",
+        "SafetyViolationError",
+        "ContextUnsafeError",
+        "ResourceExhaustedError",
+        "ResourceForbiddenError",
+        "FileNotFoundError",
+        "FileInUseError",
+        "FileClosedError",
+        "LockDoubleReleaseError",
+        "TimeoutError",
+        "NetworkAddressError",
+        "AddressBindingError",
+        "DuplicateTupleError",
+        "InternetConnectivityError",
+        "ConnectionRefusedError",
+        "SocketClosedLocal",
+        "SocketClosedRemote",
     ] {
         assert!(api.contains(&format!("| `{class}` |")), "docs/api.md has no row for {class}");
     }
@@ -157,7 +184,9 @@ fn documented_signatures_match_what_the_code_accepts() {
         }
     }
     // Methods of files and locks.
-    program.push_str("    open('m.txt', 'w').close()\n    f = open('m.txt', 'r+')\n    lock = getlock()\n    vn = VirtualNamespace('x = 1')\n");
+    program.push_str(
+        "    open('m.txt', 'w').close()\n    f = open('m.txt', 'r+')\n    lock = getlock()\n    vn = VirtualNamespace('x = 1')\n",
+    );
     for (name, params) in documented_signatures(&api, "#### `") {
         let object = match name.split('.').next() {
             Some("file") => "f",
@@ -254,9 +283,23 @@ fn the_tutorial_programs_run_as_shown() {
     assert_eq!(run.status, Some(0), "{run:?}");
     assert_lines_in_order(
         &run.stdout,
-        &["cancelled: True", "the main thread slept; the first tick is still to come", "tick 1 in _EVENT:Thread:", "tick 2 in _EVENT:Thread:", "tick 3 in _EVENT:Thread:", "no timer is left: exit run at "],
+        &[
+            "cancelled: True",
+            "the main thread slept; the first tick is still to come",
+            "tick 1 in _EVENT:Thread:",
+            "tick 2 in _EVENT:Thread:",
+            "tick 3 in _EVENT:Thread:",
+            "no timer is left: exit run at ",
+        ],
     );
-    let exit_at: f64 = run.stdout.lines().last().and_then(|l| l.strip_prefix("no timer is left: exit run at ")).and_then(|l| l.strip_suffix(" s")).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{run:?}"));
+    let exit_at: f64 = run
+        .stdout
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("no timer is left: exit run at "))
+        .and_then(|l| l.strip_suffix(" s"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{run:?}"));
     assert!(exit_at >= 0.9, "three ticks 0.3 s apart end at 0.9 s at the earliest, not {exit_at}");
     assert!(!run.stdout.contains("never runs"), "{run:?}");
 
@@ -277,14 +320,28 @@ fn the_tutorial_programs_run_as_shown() {
     check("small.restrictions");
     let run = run_example(&check("limits.py"), &["--usage", "--restrictions", "examples/tutorial/small.restrictions"], &[]);
     assert_eq!(run.status, Some(0), "{run:?}");
-    let took: f64 = run.stdout.lines().next().and_then(|l| l.strip_prefix("25 random numbers took ")).and_then(|l| l.strip_suffix(" s")).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{run:?}"));
+    let took: f64 = run
+        .stdout
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("25 random numbers took "))
+        .and_then(|l| l.strip_suffix(" s"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{run:?}"));
     assert!((1.3..6.0).contains(&took), "10 calls per second with a burst of 10: 25 calls take about 1.5 s, not {took}");
     assert_lines_in_order(
         &run.stdout,
-        &["refused: settimer: events limit reached (4 of 4 in use)", "refused: removefile: denied by restrictions line 16 ('call removefile deny') for arguments ('anything.txt',)"],
+        &[
+            "refused: settimer: events limit reached (4 of 4 in use)",
+            "refused: removefile: denied by restrictions line 16 ('call removefile deny') for arguments ('anything.txt',)",
+        ],
     );
     let usage = |resource: &str| -> Vec<String> {
-        let line = run.stderr.lines().find(|l| l.split_whitespace().next() == Some(resource)).unwrap_or_else(|| panic!("no {resource} row: {run:?}"));
+        let line = run
+            .stderr
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(resource))
+            .unwrap_or_else(|| panic!("no {resource} row: {run:?}"));
         line.split_whitespace().map(str::to_owned).collect()
     };
     assert_eq!(usage("random")[1..3], ["10", "25"], "{run:?}");
@@ -305,7 +362,10 @@ fn the_tutorial_programs_run_as_shown() {
 
     let run = run_example(&check("crash.py"), &[], &[]);
     assert_eq!((run.status, run.stdout.as_str()), (Some(1), "average of [1, 2]: 1.5\n"), "{run:?}");
-    assert_lines_in_order(&run.stderr, &["Traceback", "examples/tutorial/crash.py\", line 9", "line 4, in average", "ZeroDivisionError: division by zero"]);
+    assert_lines_in_order(
+        &run.stderr,
+        &["Traceback", "examples/tutorial/crash.py\", line 9", "line 4, in average", "ZeroDivisionError: division by zero"],
+    );
 
     let run = run_example(&check("unsafe.py"), &[], &[]);
     assert_eq!((run.status, run.stdout.as_str()), (Some(3), ""), "{run:?}");

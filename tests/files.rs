@@ -122,7 +122,8 @@ fn file_reads_wait_for_the_fileread_rate() {
 #[test]
 fn call_rules_apply_to_file_operations() {
     let vessel = Vessel::new();
-    let text = restrictions_with("").replace("call file.__init__ allow\n", "call file.__init__ arg 1 is wb deny\ncall file.__init__ allow\n");
+    let text =
+        restrictions_with("").replace("call file.__init__ allow\n", "call file.__init__ arg 1 is wb deny\ncall file.__init__ allow\n");
     vessel.write("r.txt", &text);
     vessel.write("old.txt", "x");
     let run = vessel.run(

@@ -52,7 +52,8 @@ impl Testbed {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().display().to_string();
         let mut bed = Testbed { dir, nodes: Vec::new() };
-        let out = run(&["testbed", "up", "--nodes", &nodes.to_string(), "--dir", &path, "--vessels", &vessels.to_string(), "--ports", ports]);
+        let out =
+            run(&["testbed", "up", "--nodes", &nodes.to_string(), "--dir", &path, "--vessels", &vessels.to_string(), "--ports", ports]);
         assert!(out.status.success(), "testbed up failed: {}{}", text(&out.stdout), text(&out.stderr));
         let list = std::fs::read_to_string(bed.dir.path().join("nodes.txt")).unwrap();
         bed.nodes = list.lines().map(str::to_string).collect();
@@ -84,8 +85,8 @@ impl Testbed {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let out = self.fleet(&all);
-        let doc: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", text(&out.stdout), text(&out.stderr)));
+        let doc: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", text(&out.stdout), text(&out.stderr)));
         (out, doc)
     }
 

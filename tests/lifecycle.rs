@@ -56,9 +56,8 @@ fn exitall_from_a_timer_thread_stops_everything() {
 
 #[test]
 fn catching_base_exception_cannot_stop_exitall() {
-    let run = run_program(
-        "if callfunc == 'initialize':\n    try:\n        exitall()\n    except BaseException:\n        print('caught')\n",
-    );
+    let run =
+        run_program("if callfunc == 'initialize':\n    try:\n        exitall()\n    except BaseException:\n        print('caught')\n");
     assert_eq!((run.status, run.stdout.as_str()), (Some(0), ""), "{run:?}");
 }
 

@@ -214,14 +214,26 @@ fn documented_errors_name_the_culprit() {
         ("recvmess('127.0.0.1', True, print)".to_owned(), "RepyArgumentError: recvmess: localport must be an int from 1 to 65535"),
         (format!("recvmess('0.0.0.0', {p}, print)"), "RepyArgumentError: recvmess: localip must be a specific address, not 0.0.0.0"),
         (format!("recvmess('127.0.0.1', {p}, 5)"), "RepyArgumentError: recvmess: function must be callable"),
-        (format!("sendmess('127.0.0.1', {p}, 'x', '127.0.0.1')"), "RepyArgumentError: sendmess: localip and localport must be given together"),
+        (
+            format!("sendmess('127.0.0.1', {p}, 'x', '127.0.0.1')"),
+            "RepyArgumentError: sendmess: localip and localport must be given together",
+        ),
         (format!("sendmess('127.0.0.1', {p}, 'x' * 65508)"), "RepyArgumentError: sendmess: message is 65508 bytes (at most 65507)"),
-        (format!("sendmess('127.0.0.1', {p}, 'a' + chr(300))"), "RepyArgumentError: sendmess: message: character 'Ĭ' at index 1 is not a byte (code point above 255)"),
-        (format!("sendmess('no-such-host.invalid', {p}, 'x')"), "NetworkAddressError: sendmess: cannot resolve host 'no-such-host.invalid'"),
+        (
+            format!("sendmess('127.0.0.1', {p}, 'a' + chr(300))"),
+            "RepyArgumentError: sendmess: message: character 'Ĭ' at index 1 is not a byte (code point above 255)",
+        ),
+        (
+            format!("sendmess('no-such-host.invalid', {p}, 'x')"),
+            "NetworkAddressError: sendmess: cannot resolve host 'no-such-host.invalid'",
+        ),
         (format!("openconn('127.0.0.1', {closed})"), ""),
         (format!("openconn('127.0.0.1', {p}, timeout=0)"), "RepyArgumentError: openconn: timeout must be a number greater than 0"),
         ("stopcomm(5)".to_owned(), "RepyArgumentError: stopcomm: commhandle must be a handle returned by recvmess or waitforconn"),
-        ("gethostbyname_ex('no-such-host.invalid')".to_owned(), "NetworkAddressError: gethostbyname_ex: cannot resolve 'no-such-host.invalid'"),
+        (
+            "gethostbyname_ex('no-such-host.invalid')".to_owned(),
+            "NetworkAddressError: gethostbyname_ex: cannot resolve 'no-such-host.invalid'",
+        ),
     ];
     for (call, expected) in cases {
         let got = error_of("", &call, None, &[]);
@@ -239,9 +251,18 @@ fn ports_and_socket_counts_are_enforced() {
     let ports = format!("resource messport {p}\nresource connport {p}\nresource insockets 1\nresource outsockets 1");
     let limited = restrictions_with(&ports);
     let r = Some(limited.as_str());
-    assert_eq!(error_of("", &format!("recvmess('127.0.0.1', {other}, print)"), r, &[]), format!("ResourceForbiddenError: recvmess: UDP port {other} is not a messport of this vessel"));
-    assert_eq!(error_of("", &format!("waitforconn('127.0.0.1', {other}, print)"), r, &[]), format!("ResourceForbiddenError: waitforconn: TCP port {other} is not a connport of this vessel"));
-    assert_eq!(error_of("", &format!("sendmess('127.0.0.1', {q}, 'x', '127.0.0.1', {other})"), r, &[]), format!("ResourceForbiddenError: sendmess: UDP port {other} is not a messport of this vessel"));
+    assert_eq!(
+        error_of("", &format!("recvmess('127.0.0.1', {other}, print)"), r, &[]),
+        format!("ResourceForbiddenError: recvmess: UDP port {other} is not a messport of this vessel")
+    );
+    assert_eq!(
+        error_of("", &format!("waitforconn('127.0.0.1', {other}, print)"), r, &[]),
+        format!("ResourceForbiddenError: waitforconn: TCP port {other} is not a connport of this vessel")
+    );
+    assert_eq!(
+        error_of("", &format!("sendmess('127.0.0.1', {q}, 'x', '127.0.0.1', {other})"), r, &[]),
+        format!("ResourceForbiddenError: sendmess: UDP port {other} is not a messport of this vessel")
+    );
     assert_eq!(error_of("", &format!("sendmess('127.0.0.1', {q}, 'x')"), r, &[]), "no error", "an OS-chosen port needs no messport");
     assert_eq!(
         error_of(&format!("recvmess('127.0.0.1', {p}, print)"), &format!("waitforconn('127.0.0.1', {p}, print)"), r, &[]),

@@ -65,8 +65,24 @@ impl Node {
         let state = dir.path().join("state");
         let owner = dir.path().join("owner.publickey");
         let (ok, out, err) = repy_cli(&[
-            "node", "init", "--dir", state.to_str().unwrap(), "--owner", owner.to_str().unwrap(), "--listen", &addr,
-            "--vessels", "4", "--cpu", "0.8", "--memory", "2000000000", "--disk", "400000000", "--ports", "63100-63199",
+            "node",
+            "init",
+            "--dir",
+            state.to_str().unwrap(),
+            "--owner",
+            owner.to_str().unwrap(),
+            "--listen",
+            &addr,
+            "--vessels",
+            "4",
+            "--cpu",
+            "0.8",
+            "--memory",
+            "2000000000",
+            "--disk",
+            "400000000",
+            "--ports",
+            "63100-63199",
         ]);
         assert!(ok, "node init failed: {err}");
         assert!(out.contains("4 vessels"), "{out}");
@@ -272,7 +288,12 @@ fn every_request_succeeds_for_the_owner_and_users() {
     let user = node.new_key("user");
     let seq = owner.next_seq();
     let req = owner
-        .signed_request("ChangeUsers", json!({"vessel": "v1", "user_keys": [user.public().as_str(), user.public().as_str()]}), seq, unix_now() + 60)
+        .signed_request(
+            "ChangeUsers",
+            json!({"vessel": "v1", "user_keys": [user.public().as_str(), user.public().as_str()]}),
+            seq,
+            unix_now() + 60,
+        )
         .unwrap();
     let response = owner.roundtrip(&req).unwrap();
     assert_eq!(response["ok"], true, "{response}");
@@ -415,12 +436,18 @@ fn refusals_name_the_culprit_and_the_node_keeps_serving() {
     assert!(c == Code::BadArguments && m.contains("force"), "{m}");
     assert_eq!(code(owner.call("StartVessel", json!({"vessel": "v1", "args": ["has space.py"]}))), Code::BadArguments);
     assert_eq!(code(owner.call("StartVessel", json!({"vessel": "v1", "args": ["missing.py"]}))), Code::NoSuchFile);
-    assert_eq!(code(owner.call("StartVesselEx", json!({"vessel": "v1", "platform": "python", "args": ["x.py"]}))), Code::UnsupportedPlatform);
+    assert_eq!(
+        code(owner.call("StartVesselEx", json!({"vessel": "v1", "platform": "python", "args": ["x.py"]}))),
+        Code::UnsupportedPlatform
+    );
     assert_eq!(code(owner.call("ChangeOwner", json!({"vessel": "v1", "owner_key": "not-a-key"}))), Code::BadKey);
     assert_eq!(code(owner.call("ChangeOwnerInformation", json!({"vessel": "v1", "info": "x".repeat(257)}))), Code::LimitExceeded);
     let many: Vec<String> = (0..17).map(|_| SecretKey::generate().public().as_str().to_string()).collect();
     assert_eq!(code(owner.call("ChangeUsers", json!({"vessel": "v1", "user_keys": many}))), Code::LimitExceeded);
-    let (c, m) = refusal(owner.call("SplitVessel", json!({"vessel": "v2", "resources": "resource cpu 5\nresource memory 1000000\nresource diskused 1000000\nresource events 1\n"})));
+    let (c, m) = refusal(owner.call(
+        "SplitVessel",
+        json!({"vessel": "v2", "resources": "resource cpu 5\nresource memory 1000000\nresource diskused 1000000\nresource events 1\n"}),
+    ));
     assert!(c == Code::ResourceMath && m.contains("'cpu'"), "{m}");
     assert_eq!(code(owner.call("SplitVessel", json!({"vessel": "v2", "resources": "resource cpu abc\n"}))), Code::BadResources);
     assert_eq!(code(owner.call("JoinVessels", json!({"vessel": "v2", "vessel2": "v2"}))), Code::BadArguments);
@@ -574,11 +601,38 @@ fn cli_errors_name_the_culprit() {
     let state = dir.path().join("st");
     let (ok, _, err) = repy_cli(&["node", "init", "--dir", state.to_str().unwrap(), "--owner", &format!("{d}/bad.publickey")]);
     assert!(!ok && err.contains("bad.publickey") && err.contains("nonsense"), "{err}");
-    let (ok, _, err) = repy_cli(&["node", "init", "--dir", state.to_str().unwrap(), "--owner", &format!("{d}/k.publickey"), "--ports", "9-3"]);
+    let (ok, _, err) =
+        repy_cli(&["node", "init", "--dir", state.to_str().unwrap(), "--owner", &format!("{d}/k.publickey"), "--ports", "9-3"]);
     assert!(!ok && err.contains("--ports '9-3'"), "{err}");
-    let (ok, _, err) = repy_cli(&["node", "init", "--dir", state.to_str().unwrap(), "--owner", &format!("{d}/k.publickey"), "--vessels", "200", "--cpu", "0.1", "--memory", "1000000000", "--disk", "1000000000"]);
+    let (ok, _, err) = repy_cli(&[
+        "node",
+        "init",
+        "--dir",
+        state.to_str().unwrap(),
+        "--owner",
+        &format!("{d}/k.publickey"),
+        "--vessels",
+        "200",
+        "--cpu",
+        "0.1",
+        "--memory",
+        "1000000000",
+        "--disk",
+        "1000000000",
+    ]);
     assert!(!ok && err.contains("cpu"), "{err}");
-    let args = ["node", "init", "--dir", state.to_str().unwrap(), "--owner", &format!("{d}/k.publickey"), "--memory", "1000000000", "--disk", "1000000000"];
+    let args = [
+        "node",
+        "init",
+        "--dir",
+        state.to_str().unwrap(),
+        "--owner",
+        &format!("{d}/k.publickey"),
+        "--memory",
+        "1000000000",
+        "--disk",
+        "1000000000",
+    ];
     assert!(repy_cli(&args).0);
     let (ok, _, err) = repy_cli(&args);
     assert!(!ok && err.contains("not empty"), "{err}");
@@ -600,8 +654,35 @@ fn init_creates_the_layout() {
     let d = dir.path().to_str().unwrap();
     assert!(repy_cli(&["keygen", "k", "--dir", d]).0);
     let state = dir.path().join("st");
-    assert!(repy_cli(&["node", "init", "--dir", state.to_str().unwrap(), "--owner", &format!("{d}/k.publickey"), "--vessels", "2", "--memory", "1000000000", "--disk", "1000000000"]).0);
-    for f in ["node.toml", "node.key", "state.json", "seq.json", "offcut.restrictions", "resources/v1.restrictions", "resources/v2.restrictions", "vessels/v1", "logs", "tmp"] {
+    assert!(
+        repy_cli(&[
+            "node",
+            "init",
+            "--dir",
+            state.to_str().unwrap(),
+            "--owner",
+            &format!("{d}/k.publickey"),
+            "--vessels",
+            "2",
+            "--memory",
+            "1000000000",
+            "--disk",
+            "1000000000"
+        ])
+        .0
+    );
+    for f in [
+        "node.toml",
+        "node.key",
+        "state.json",
+        "seq.json",
+        "offcut.restrictions",
+        "resources/v1.restrictions",
+        "resources/v2.restrictions",
+        "vessels/v1",
+        "logs",
+        "tmp",
+    ] {
         assert!(Path::new(&state.join(f)).exists(), "{f} missing");
     }
     use std::os::unix::fs::PermissionsExt;

@@ -56,7 +56,8 @@ fn memory_bombs_end_the_vessel_with_status_4() {
 fn memory_limit_follows_the_restrictions_file() {
     let vessel = Vessel::new();
     vessel.write("r.txt", &restrictions_with("resource memory 5000000"));
-    let (small, _) = run_with_deadline(&vessel, &once("x = 'a' * 1000000\nprint(len(x))"), &["--restrictions", "r.txt"], Duration::from_secs(20));
+    let (small, _) =
+        run_with_deadline(&vessel, &once("x = 'a' * 1000000\nprint(len(x))"), &["--restrictions", "r.txt"], Duration::from_secs(20));
     assert_eq!((small.status, small.stdout.as_str()), (Some(0), "1000000\n"), "{small:?}");
     let (big, _) = run_with_deadline(&vessel, &once("x = 'a' * 6000000"), &["--restrictions", "r.txt"], Duration::from_secs(20));
     assert_eq!(big.status, Some(4), "{big:?}");
@@ -105,14 +106,13 @@ fn disk_growth_outside_the_api_is_caught_by_the_rescan() {
 fn cpu_bound_programs_are_held_near_their_fraction() {
     let vessel = Vessel::new();
     vessel.write("r.txt", &restrictions_with("resource cpu 0.1"));
-    vessel.write("prog.py", "def stop():\n    exitall()\nif callfunc == 'initialize':\n    settimer(2, stop, [])\n    while True:\n        pass\n");
+    vessel.write(
+        "prog.py",
+        "def stop():\n    exitall()\nif callfunc == 'initialize':\n    settimer(2, stop, [])\n    while True:\n        pass\n",
+    );
     let start = Instant::now();
     #[allow(clippy::zombie_processes)]
-    let child = Command::new(repy_bin())
-        .args(["run", "--restrictions", "r.txt", "prog.py"])
-        .current_dir(vessel.path())
-        .spawn()
-        .unwrap();
+    let child = Command::new(repy_bin()).args(["run", "--restrictions", "r.txt", "prog.py"]).current_dir(vessel.path()).spawn().unwrap();
     // wait4 reports the CPU time of this child and of the worker it reaped, and of nothing
     // else (other tests run their own children concurrently); it also reaps the child.
     let mut status = 0;
@@ -134,7 +134,12 @@ fn output_beyond_the_lograte_waits() {
     let vessel = Vessel::new();
     vessel.write("r.txt", &restrictions_with("resource lograte 2000"));
     // 6000 bytes at 2000 B/s after a one-second burst: at least about two seconds.
-    let (run, elapsed) = run_with_deadline(&vessel, &once("for i in range(60):\n    print('x' * 99)"), &["--restrictions", "r.txt"], Duration::from_secs(30));
+    let (run, elapsed) = run_with_deadline(
+        &vessel,
+        &once("for i in range(60):\n    print('x' * 99)"),
+        &["--restrictions", "r.txt"],
+        Duration::from_secs(30),
+    );
     assert_eq!(run.status, Some(0), "{run:?}");
     assert_eq!(run.stdout.len(), 6000);
     assert!(elapsed > Duration::from_millis(1800), "took only {elapsed:?}");
@@ -143,7 +148,8 @@ fn output_beyond_the_lograte_waits() {
 #[test]
 fn usage_report_lists_every_resource() {
     let vessel = Vessel::new();
-    let (run, _) = run_with_deadline(&vessel, &once("print('hi')\nsettimer(0, print, ['t'])\nrandomfloat()"), &["--usage"], Duration::from_secs(20));
+    let (run, _) =
+        run_with_deadline(&vessel, &once("print('hi')\nsettimer(0, print, ['t'])\nrandomfloat()"), &["--usage"], Duration::from_secs(20));
     assert_eq!(run.status, Some(0), "{run:?}");
     for resource in ["cpu", "memory", "diskused", "events", "filewrite", "lograte", "random", "messport", "connport"] {
         assert!(run.stderr.lines().any(|l| l.starts_with(resource)), "{resource} missing: {run:?}");
@@ -159,12 +165,7 @@ fn usage_report_lists_every_resource() {
 fn sigterm_stops_the_vessel_with_128_plus_the_signal() {
     let vessel = Vessel::new();
     vessel.write("prog.py", &once("print('up')\nsleep(60)"));
-    let mut child = Command::new(repy_bin())
-        .args(["run", "prog.py"])
-        .current_dir(vessel.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Command::new(repy_bin()).args(["run", "prog.py"]).current_dir(vessel.path()).stdout(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();

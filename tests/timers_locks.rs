@@ -44,11 +44,7 @@ fn nine_timers_under_events_10_run_concurrently_and_the_tenth_is_refused() {
     vessel.write("r.txt", &restrictions_with("resource events 10"));
     let run = vessel.run(NINE_CONCURRENT, &["--restrictions", "r.txt"], &[]);
     assert_eq!(run.status, Some(0), "{run:?}");
-    assert_eq!(
-        run.stdout,
-        "refused: settimer: events limit reached (10 of 10 in use)\ndone 9\n",
-        "{run:?}"
-    );
+    assert_eq!(run.stdout, "refused: settimer: events limit reached (10 of 10 in use)\ndone 9\n", "{run:?}");
 }
 
 #[test]
@@ -163,11 +159,7 @@ fn repy_exceptions_keep_their_python_bases() {
     let run = run_program(
         &once("print(issubclass(RepyArgumentError, TypeError), issubclass(RepyArgumentError, ValueError), issubclass(RepyArgumentError, RepyError))\nprint(issubclass(TimeoutError, RepyError), issubclass(FileNotFoundError, OSError), issubclass(ResourceExhaustedError, ResourceError))\ntry:\n    settimer('x', print, [])\nexcept ValueError as e:\n    print('caught as ValueError', e.args)\n"),
     );
-    assert_eq!(
-        run.stdout,
-        "True True True\nTrue True True\ncaught as ValueError ('settimer: waittime must be a number',)\n",
-        "{run:?}"
-    );
+    assert_eq!(run.stdout, "True True True\nTrue True True\ncaught as ValueError ('settimer: waittime must be a number',)\n", "{run:?}");
 }
 
 /// RustPython 0.6 collects garbage with every thread stopped at a safe point: a thread

@@ -263,7 +263,13 @@ impl FileObject {
     }
 
     /// A read-side operation: call rule, wait, read, charge `fileread`.
-    fn charged_read<T>(&self, vm: &VirtualMachine, call: &str, rule_args: &[PyObjectRef], op: impl FnOnce(&mut File) -> io::Result<(T, usize)>) -> PyResult<T> {
+    fn charged_read<T>(
+        &self,
+        vm: &VirtualMachine,
+        call: &str,
+        rule_args: &[PyObjectRef],
+        op: impl FnOnce(&mut File) -> io::Result<(T, usize)>,
+    ) -> PyResult<T> {
         self.ensure_open(vm, call)?;
         self.rt.check_call_args(vm, call, rule_args)?;
         self.rt.wait_for(vm, call, Resource::Fileread)?;
@@ -369,7 +375,9 @@ impl FileObject {
         let offset = exact_int(&bound.get(0), vm).ok_or_else(|| zelf.rt.arg_error(vm, "file.seek: offset must be an int"))?;
         let whence = match bound.opt(1, vm) {
             None => 0,
-            Some(w) => exact_int(&w, vm).filter(|w| (0..=2).contains(w)).ok_or_else(|| zelf.rt.arg_error(vm, "file.seek: whence must be 0, 1 or 2"))?,
+            Some(w) => exact_int(&w, vm)
+                .filter(|w| (0..=2).contains(w))
+                .ok_or_else(|| zelf.rt.arg_error(vm, "file.seek: whence must be 0, 1 or 2"))?,
         };
         zelf.ensure_open(vm, "file.seek")?;
         zelf.rt.check_call(vm, "file.seek", &bound)?;
@@ -383,7 +391,9 @@ impl FileObject {
             Ok(base.checked_add(offset))
         })?;
         match target {
-            Some(position) if position >= 0 => zelf.with_file(vm, "file.seek", |file| file.seek(SeekFrom::Start(position as u64)).map(drop)),
+            Some(position) if position >= 0 => {
+                zelf.with_file(vm, "file.seek", |file| file.seek(SeekFrom::Start(position as u64)).map(drop))
+            }
             _ => Err(rt.arg_error(vm, format!("file.seek: position would be negative (offset {offset}, whence {whence})"))),
         }
     }

@@ -35,10 +35,8 @@ pub struct Program {
 
 /// Runs `program` to its end and exits the process with the status of cli.md.
 pub fn run(program: Program) -> ! {
-    let worker = std::thread::Builder::new()
-        .name("MainThread".into())
-        .stack_size(THREAD_STACK_BYTES)
-        .spawn(move || run_on_this_thread(program));
+    let worker =
+        std::thread::Builder::new().name("MainThread".into()).stack_size(THREAD_STACK_BYTES).spawn(move || run_on_this_thread(program));
     let outcome = match worker {
         Ok(handle) => handle.join(),
         Err(e) => {
@@ -48,11 +46,9 @@ pub fn run(program: Program) -> ! {
     };
     // The worker ends the process itself; reaching here means it panicked.
     let reason = match outcome {
-        Err(panic) => panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default(),
+        Err(panic) => {
+            panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+        }
         Ok(()) => String::new(),
     };
     eprintln!("repy: internal error: {reason}");
@@ -98,9 +94,7 @@ fn lifecycle(vm: &VirtualMachine, rt: &Arc<Runtime>, program: Program) -> PyResu
     let code = match program::compile(vm, &program.source, &program.name) {
         Ok(code) => code,
         // The static check parsed the same source; a compiler refusal is still a refusal.
-        Err(message) => {
-            rt.output.finish(Stream::Stderr, format!("{}: {message}\n", program.name).as_bytes(), 3)
-        }
+        Err(message) => rt.output.finish(Stream::Stderr, format!("{}: {message}\n", program.name).as_bytes(), 3),
     };
     Runtime::set_thread_name("MainThread".to_owned());
     globals.set_item("mycontext", vm.ctx.new_dict().into(), vm)?;

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
-use repy_interpreter::{exceptions::RepyErrorKind, values::{is_exact, exact_int}};
+use repy_interpreter::{
+    exceptions::RepyErrorKind,
+    values::{exact_int, is_exact},
+};
 use rustpython_vm::{
     builtins::{PyBool, PyInt},
     function::FuncArgs,

@@ -18,9 +18,7 @@ pub fn print(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult
             if vm.is_none(value) {
                 return Ok(None);
             }
-            exact_str(value, vm)
-                .map(Some)
-                .ok_or_else(|| rt.arg_error(vm, format!("print: {what} must be None or a string")))
+            exact_str(value, vm).map(Some).ok_or_else(|| rt.arg_error(vm, format!("print: {what} must be None or a string")))
         };
         match name.to_string_lossy().as_ref() {
             "sep" => sep = text_option("sep")?.unwrap_or_else(|| " ".to_owned()),

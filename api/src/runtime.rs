@@ -18,9 +18,7 @@ use repy_interpreter::{
     values::rule_texts,
 };
 use repy_policy::{CallDecision, Nanny, Resource, Restrictions};
-use rustpython_vm::{
-    builtins::PyBaseExceptionRef, PyObjectRef, PyResult, VirtualMachine,
-};
+use rustpython_vm::{builtins::PyBaseExceptionRef, PyObjectRef, PyResult, VirtualMachine};
 
 use crate::{
     args::Bound,
@@ -208,7 +206,12 @@ impl Runtime {
     /// Runs `body` on this host thread as a new sandbox thread of `kind` would run it: to
     /// the program it is a new thread (its own name), and a body that raises ends the
     /// program. For a host thread that has nothing else to do meanwhile.
-    pub fn run_here(self: &Arc<Self>, vm: &VirtualMachine, kind: ThreadKind, body: impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static) {
+    pub fn run_here(
+        self: &Arc<Self>,
+        vm: &VirtualMachine,
+        kind: ThreadKind,
+        body: impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static,
+    ) {
         let name = Runtime::thread_name();
         self.program_thread(kind, body)(vm);
         Runtime::set_thread_name(name);
@@ -223,7 +226,11 @@ impl Runtime {
     }
 
     /// `body` as the program sees a new thread: named, and ending the program if it raises.
-    fn program_thread(self: &Arc<Self>, kind: ThreadKind, body: impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static) -> crate::threads::Job {
+    fn program_thread(
+        self: &Arc<Self>,
+        kind: ThreadKind,
+        body: impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static,
+    ) -> crate::threads::Job {
         let number = self.next_thread.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}:Thread:{number}", thread_prefix(kind));
         let rt = self.clone();

@@ -14,7 +14,10 @@ use rustpython_vm::{
     pyclass, PyObjectRef, PyPayload, PyResult, VirtualMachine,
 };
 
-use crate::{args::bind, runtime::{Runtime, ThreadKind}};
+use crate::{
+    args::bind,
+    runtime::{Runtime, ThreadKind},
+};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -50,9 +53,8 @@ pub fn seconds(value: f64) -> Duration {
 
 pub fn settimer(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
     let bound = bind("settimer", &["waittime", "function", "args"], 3, args).map_err(|m| rt.arg_error(vm, m))?;
-    let waittime = number(&bound.get(0), vm)
-        .filter(|w| !w.is_nan())
-        .ok_or_else(|| rt.arg_error(vm, "settimer: waittime must be a number"))?;
+    let waittime =
+        number(&bound.get(0), vm).filter(|w| !w.is_nan()).ok_or_else(|| rt.arg_error(vm, "settimer: waittime must be a number"))?;
     let function = bound.get(1);
     if !function.is_callable() {
         return Err(rt.arg_error(vm, "settimer: function must be callable"));
@@ -126,9 +128,7 @@ pub fn canceltimer(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> Py
 
 pub fn sleep(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
     let bound = bind("sleep", &["seconds"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
-    let secs = number(&bound.get(0), vm)
-        .filter(|s| !s.is_nan())
-        .ok_or_else(|| rt.arg_error(vm, "sleep: seconds must be a number"))?;
+    let secs = number(&bound.get(0), vm).filter(|s| !s.is_nan()).ok_or_else(|| rt.arg_error(vm, "sleep: seconds must be a number"))?;
     rt.check_call(vm, "sleep", &bound)?;
     let duration = seconds(secs);
     let until = Instant::now().checked_add(duration);

@@ -88,9 +88,7 @@ impl Command {
 
 fn check_vessel_name(name: &str) -> Result<(), String> {
     if !valid_filename(name) {
-        return Err(format!(
-            "'{name}' is not a valid vessel file name (1-120 characters of a-z 0-9 . _ -, not starting with '.')"
-        ));
+        return Err(format!("'{name}' is not a valid vessel file name (1-120 characters of a-z 0-9 . _ -, not starting with '.')"));
     }
     if name.starts_with("private_") {
         return Err(format!("'{name}': names starting with 'private_' are reserved for the node's owner"));
@@ -100,10 +98,7 @@ fn check_vessel_name(name: &str) -> Result<(), String> {
 
 /// The name a local file gets in a vessel: its base name, which must be a valid Repy file name.
 pub fn vessel_file_name(path: &Path) -> Result<String, String> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| format!("'{}' has no usable file name", path.display()))?;
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| format!("'{}' has no usable file name", path.display()))?;
     check_vessel_name(name).map_err(|e| format!("'{}': {e}", path.display()))?;
     Ok(name.to_string())
 }
@@ -204,10 +199,7 @@ fn describe_call(call: &str, e: ClientError) -> String {
 
 fn resolve_ip(addr: &str) -> Result<String, String> {
     let mut addrs = addr.to_socket_addrs().map_err(|e| format!("unreachable: cannot resolve '{addr}': {e}"))?;
-    addrs
-        .next()
-        .map(|a| a.ip().to_string())
-        .ok_or_else(|| format!("unreachable: '{addr}' resolves to no address"))
+    addrs.next().map(|a| a.ip().to_string()).ok_or_else(|| format!("unreachable: '{addr}' resolves to no address"))
 }
 
 fn discover(index: usize, addr: String, seed: &str, me: &PublicKey, timeout: Duration) -> Result<NodeView, String> {
@@ -372,8 +364,8 @@ impl Fleet {
                     active.push((view, failed));
                 }
             }
-            let finished: usize = total
-                - active.iter().map(|(v, _)| v.vessels.iter().filter(|m| m.status == "Started").count()).sum::<usize>();
+            let finished: usize =
+                total - active.iter().map(|(v, _)| v.vessels.iter().filter(|m| m.status == "Started").count()).sum::<usize>();
             bar.set_position(finished as u64);
             if active.is_empty() || Instant::now() >= deadline {
                 break;

@@ -14,10 +14,7 @@ pub struct Identity {
 /// Loads the key NAME: a path prefix (`alice`, `keys/alice`); a trailing `.privatekey` or
 /// `.publickey` is accepted too.
 pub fn load(name: &str) -> Result<Identity, String> {
-    let base = name
-        .strip_suffix(".privatekey")
-        .or_else(|| name.strip_suffix(".publickey"))
-        .unwrap_or(name);
+    let base = name.strip_suffix(".privatekey").or_else(|| name.strip_suffix(".publickey")).unwrap_or(name);
     if base.is_empty() {
         return Err("the key name is empty".into());
     }

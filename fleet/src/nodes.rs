@@ -18,8 +18,7 @@ pub fn parse_nodes(text: &str, origin: &str) -> Result<Vec<String>, String> {
         if line.is_empty() {
             continue;
         }
-        check_address(line)
-            .map_err(|why| format!("{origin}:{number}: '{line}' is not a node address: {why} (expected HOST:PORT)"))?;
+        check_address(line).map_err(|why| format!("{origin}:{number}: '{line}' is not a node address: {why} (expected HOST:PORT)"))?;
         if let Some(first) = first_line.get(line) {
             return Err(format!("{origin}:{number}: node '{line}' is listed twice (first on line {first})"));
         }

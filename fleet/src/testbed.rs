@@ -152,9 +152,7 @@ pub fn up(opts: &UpOptions) -> Result<String, String> {
         already = running.iter().map(|(i, _)| *i).collect();
         addrs
     } else {
-        let block = 1 + PORTS_PER_VESSEL
-            .checked_mul(opts.vessels as u16)
-            .ok_or("--vessels is too large")?;
+        let block = 1 + PORTS_PER_VESSEL.checked_mul(opts.vessels as u16).ok_or("--vessels is too large")?;
         let bases = allocate_blocks(opts.nodes, block, opts.pool)?;
         let mut addrs = Vec::new();
         for (i, base) in bases.iter().enumerate() {
@@ -196,11 +194,8 @@ pub fn up(opts: &UpOptions) -> Result<String, String> {
         }
         return Err(e);
     }
-    let restarted = if already.is_empty() {
-        String::new()
-    } else {
-        format!(" ({} were running, {} started again)", already.len(), children.len())
-    };
+    let restarted =
+        if already.is_empty() { String::new() } else { format!(" ({} were running, {} started again)", already.len(), children.len()) };
     Ok(format!(
         "testbed up in '{}': {} node managers ({}){restarted}, owned by key {prefix}\nnodes file: {}\ntry: repy fleet --key {prefix} --nodes {} browse",
         dir.display(),
@@ -282,9 +277,7 @@ fn cmdline(pid: u32) -> Option<Vec<String>> {
 /// Whether `pid` is the node manager of node `i` of the testbed in `dir` (not a reused pid).
 fn is_our_node(pid: u32, dir: &Path, i: usize) -> bool {
     let state = state_dir(dir, i).display().to_string();
-    cmdline(pid).is_some_and(|args| {
-        args.windows(4).any(|w| w[0] == "node" && w[1] == "run" && w[2] == "--dir" && w[3] == state)
-    })
+    cmdline(pid).is_some_and(|args| args.windows(4).any(|w| w[0] == "node" && w[1] == "run" && w[2] == "--dir" && w[3] == state))
 }
 
 fn read_pid(dir: &Path, i: usize) -> Option<u32> {
@@ -293,9 +286,7 @@ fn read_pid(dir: &Path, i: usize) -> Option<u32> {
 
 /// (node number, pid) of the testbed's node managers that are running.
 fn running_nodes(dir: &Path, count: usize) -> Vec<(usize, u32)> {
-    (1..=count.max(node_count(dir)))
-        .filter_map(|i| read_pid(dir, i).filter(|&pid| is_our_node(pid, dir, i)).map(|pid| (i, pid)))
-        .collect()
+    (1..=count.max(node_count(dir))).filter_map(|i| read_pid(dir, i).filter(|&pid| is_our_node(pid, dir, i)).map(|pid| (i, pid))).collect()
 }
 
 /// How many `nodeI` state directories DIR holds.

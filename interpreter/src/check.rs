@@ -41,10 +41,8 @@ pub fn check_program(bytes: &[u8]) -> Result<String, Vec<Violation>> {
 /// Checks source text (a program or VirtualNamespace code).
 pub fn check_source(text: &str) -> Result<(), Vec<Violation>> {
     let owned = text.to_owned();
-    let worker = std::thread::Builder::new()
-        .name("repy-check".into())
-        .stack_size(CHECK_STACK_BYTES)
-        .spawn(move || check_on_this_thread(&owned));
+    let worker =
+        std::thread::Builder::new().name("repy-check".into()).stack_size(CHECK_STACK_BYTES).spawn(move || check_on_this_thread(&owned));
     match worker.map(|handle| handle.join()) {
         Ok(Ok(result)) => result,
         // A panic in the parser is a refusal, never a crash of the host.
@@ -145,7 +143,9 @@ impl<'a> Visitor<'a> for Checker {
             }
             Stmt::For(for_) if for_.is_async => self.refuse(for_.range, ASYNC),
             Stmt::With(with) if with.is_async => self.refuse(with.range, ASYNC),
-            Stmt::Try(try_) if try_.is_star => self.refuse(try_.range, "'except*' is not allowed (exception groups are not part of the sandbox)"),
+            Stmt::Try(try_) if try_.is_star => {
+                self.refuse(try_.range, "'except*' is not allowed (exception groups are not part of the sandbox)")
+            }
             Stmt::For(_) | Stmt::With(_) | Stmt::Try(_) => {}
             Stmt::Import(_) | Stmt::ImportFrom(_) => {
                 self.refuse(stmt.range(), "import is not allowed (nothing can be imported)");

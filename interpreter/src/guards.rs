@@ -68,10 +68,7 @@ fn guarded_type_new(metatype: PyTypeRef, args: FuncArgs, vm: &VirtualMachine) ->
             }
         });
         if !permitted {
-            return Err(safety_error(
-                vm,
-                "type: creating a class with type() is not allowed; use a class statement".to_owned(),
-            ));
+            return Err(safety_error(vm, "type: creating a class with type() is not allowed; use a class statement".to_owned()));
         }
     }
     let original = ORIGINAL_TYPE_NEW.get().expect("installed before use");

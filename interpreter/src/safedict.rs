@@ -41,9 +41,7 @@ pub fn check_key(vm: &VirtualMachine, key: &PyObject) -> PyResult<()> {
 pub fn check_value(vm: &VirtualMachine, value: &PyObject) -> PyResult<()> {
     let types = &vm.ctx.types;
     let class = value.class();
-    let internal = [types.module_type, types.frame_type, types.code_type, types.traceback_type]
-        .iter()
-        .any(|t| class.fast_issubclass(*t));
+    let internal = [types.module_type, types.frame_type, types.code_type, types.traceback_type].iter().any(|t| class.fast_issubclass(*t));
     if internal {
         return Err(builtin_error(vm, "ContextUnsafeError", format!("SafeDict: a {} cannot be put in a context", class.name())));
     }
@@ -80,7 +78,11 @@ impl SafeDict {
         } else if is_exact::<PyDict>(source, vm) {
             source.downcast_ref::<PyDict>().expect("exact dict").items_vec()
         } else {
-            return Err(builtin_error(vm, "RepyArgumentError", format!("SafeDict: expected a dict or SafeDict, not {}", source.class().name())));
+            return Err(builtin_error(
+                vm,
+                "RepyArgumentError",
+                format!("SafeDict: expected a dict or SafeDict, not {}", source.class().name()),
+            ));
         };
         for (key, value) in items {
             check_key(vm, &key)?;
@@ -199,9 +201,7 @@ impl AsSequence for SafeDict {
     fn as_sequence() -> &'static PySequenceMethods {
         static METHODS: LazyLock<PySequenceMethods> = LazyLock::new(|| PySequenceMethods {
             length: Some(|seq, vm| Ok(SafeDict::sequence_downcast(seq).visible_items(vm).len())),
-            contains: Some(|seq, key, vm| {
-                Ok(visible(vm, key) && SafeDict::sequence_downcast(seq).dict.get_item_opt(key, vm)?.is_some())
-            }),
+            contains: Some(|seq, key, vm| Ok(visible(vm, key) && SafeDict::sequence_downcast(seq).dict.get_item_opt(key, vm)?.is_some())),
             ..PySequenceMethods::NOT_IMPLEMENTED
         });
         &METHODS
@@ -215,7 +215,12 @@ impl Iterable for SafeDict {
 }
 
 impl Comparable for SafeDict {
-    fn cmp(zelf: &Py<Self>, other: &PyObject, op: PyComparisonOp, vm: &VirtualMachine) -> PyResult<rustpython_vm::function::PyComparisonValue> {
+    fn cmp(
+        zelf: &Py<Self>,
+        other: &PyObject,
+        op: PyComparisonOp,
+        vm: &VirtualMachine,
+    ) -> PyResult<rustpython_vm::function::PyComparisonValue> {
         let Some(other) = other.downcast_ref::<SafeDict>() else {
             return Ok(rustpython_vm::function::PyComparisonValue::NotImplemented);
         };

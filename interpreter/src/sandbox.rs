@@ -11,30 +11,93 @@ use crate::exceptions::{RepyErrorKind, RepyExceptions};
 
 /// Builtins kept exactly as the VM provides them.
 pub const KEPT_BUILTINS: &[&str] = &[
-    "abs", "all", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr",
-    "classmethod", "complex", "dict", "divmod", "enumerate", "filter", "float", "format",
-    "frozenset", "hash", "hex", "id", "int", "isinstance", "issubclass", "iter", "len", "list",
-    "map", "max", "min", "next", "object", "oct", "ord", "pow", "property", "range", "repr",
-    "reversed", "round", "set", "slice", "sorted", "staticmethod", "str", "sum", "super", "tuple",
-    "zip", "True", "False", "None", "Ellipsis", "NotImplemented",
+    "abs",
+    "all",
+    "any",
+    "ascii",
+    "bin",
+    "bool",
+    "bytearray",
+    "bytes",
+    "callable",
+    "chr",
+    "classmethod",
+    "complex",
+    "dict",
+    "divmod",
+    "enumerate",
+    "filter",
+    "float",
+    "format",
+    "frozenset",
+    "hash",
+    "hex",
+    "id",
+    "int",
+    "isinstance",
+    "issubclass",
+    "iter",
+    "len",
+    "list",
+    "map",
+    "max",
+    "min",
+    "next",
+    "object",
+    "oct",
+    "ord",
+    "pow",
+    "property",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "slice",
+    "sorted",
+    "staticmethod",
+    "str",
+    "sum",
+    "super",
+    "tuple",
+    "zip",
+    "True",
+    "False",
+    "None",
+    "Ellipsis",
+    "NotImplemented",
 ];
 
 /// Builtins that exist only as stubs raising SafetyViolationError (§10.3 "Removed").
 pub const REMOVED_BUILTINS: &[&str] = &[
-    "eval", "exec", "compile", "globals", "locals", "vars", "dir", "input", "breakpoint", "help",
-    "exit", "quit", "memoryview", "aiter", "anext", "copyright", "credits", "license",
+    "eval",
+    "exec",
+    "compile",
+    "globals",
+    "locals",
+    "vars",
+    "dir",
+    "input",
+    "breakpoint",
+    "help",
+    "exit",
+    "quit",
+    "memoryview",
+    "aiter",
+    "anext",
+    "copyright",
+    "credits",
+    "license",
 ];
 
 /// Exception classes that must not exist in the sandbox: termination never uses exceptions,
 /// and exception groups / async iteration are not part of the language subset.
-const ABSENT_EXCEPTIONS: &[&str] = &[
-    "SystemExit", "KeyboardInterrupt", "BaseExceptionGroup", "ExceptionGroup",
-    "StopAsyncIteration",
-];
+const ABSENT_EXCEPTIONS: &[&str] = &["SystemExit", "KeyboardInterrupt", "BaseExceptionGroup", "ExceptionGroup", "StopAsyncIteration"];
 
 /// Names the VM itself needs in the builtins dict (unreachable from programs by the
 /// identifier rule), and builtins kept but guarded at run time (crate::guards).
-const VM_INTERNAL_BUILTINS: &[&str] = &["__build_class__", "__import__", "__repy_sandbox__", "type", "getattr", "hasattr", "setattr", "delattr"];
+const VM_INTERNAL_BUILTINS: &[&str] =
+    &["__build_class__", "__import__", "__repy_sandbox__", "type", "getattr", "hasattr", "setattr", "delattr"];
 
 /// Creates a VM with nothing importable: no search path, no site, no host access.
 pub fn new_interpreter() -> Interpreter {
@@ -99,7 +162,10 @@ const INTERNAL_MODULES: &[&str] = &["sys"];
 fn install_internal_import(vm: &VirtualMachine) -> PyResult<()> {
     let original = vm.builtins.get_attr("__import__", vm)?;
     let import = vm.new_function("__import__", move |args: FuncArgs, vm: &VirtualMachine| {
-        let name = args.args.first().and_then(|n| n.downcast_ref::<rustpython_vm::builtins::PyStr>().map(|s| s.as_wtf8().to_string_lossy().into_owned()));
+        let name = args
+            .args
+            .first()
+            .and_then(|n| n.downcast_ref::<rustpython_vm::builtins::PyStr>().map(|s| s.as_wtf8().to_string_lossy().into_owned()));
         match name {
             Some(name) if INTERNAL_MODULES.contains(&name.as_str()) => original.call(args, vm),
             Some(name) => Err(vm.new_import_error(format!("import of '{name}' is not available in the sandbox"), vm.ctx.new_str(name))),
@@ -133,9 +199,7 @@ fn install_unraisable_hook(vm: &VirtualMachine) -> PyResult<()> {
 }
 
 fn is_exception_class(value: &PyObjectRef, vm: &VirtualMachine) -> bool {
-    value
-        .downcast_ref::<PyType>()
-        .is_some_and(|t| t.fast_issubclass(vm.ctx.exceptions.base_exception_type))
+    value.downcast_ref::<PyType>().is_some_and(|t| t.fast_issubclass(vm.ctx.exceptions.base_exception_type))
 }
 
 /// A native function that refuses to run, naming itself.
@@ -143,17 +207,11 @@ fn removed_stub(
     name: &'static str,
     safety_violation: rustpython_vm::builtins::PyTypeRef,
 ) -> impl Fn(FuncArgs, &VirtualMachine) -> PyResult<()> + Send + Sync + 'static {
-    move |_args: FuncArgs, vm: &VirtualMachine| {
-        Err(new_error(vm, &safety_violation, format!("{name}: not available in the sandbox")))
-    }
+    move |_args: FuncArgs, vm: &VirtualMachine| Err(new_error(vm, &safety_violation, format!("{name}: not available in the sandbox")))
 }
 
 /// A fresh exception of `class` carrying only `message` (no cause, context or traceback).
-pub fn new_error(
-    vm: &VirtualMachine,
-    class: &rustpython_vm::builtins::PyTypeRef,
-    message: String,
-) -> PyBaseExceptionRef {
+pub fn new_error(vm: &VirtualMachine, class: &rustpython_vm::builtins::PyTypeRef, message: String) -> PyBaseExceptionRef {
     // The class's own constructor (not `new_exception`'s shortcut for plain layouts), so
     // that an OSError-derived class gets its fields; failure means memory exhaustion, and a
     // RuntimeError that still carries the message stands in.
@@ -181,7 +239,11 @@ fn register_latin1_codec(vm: &VirtualMachine) -> PyResult<()> {
     let info: PyObjectRef = vm.ctx.new_tuple(vec![encode, decode, none.clone(), none]).into();
     let search = vm.new_function("latin1_search", move |name: PyObjectRef, vm: &VirtualMachine| -> PyObjectRef {
         let name = name.str(vm).map(|s| s.as_wtf8().to_string_lossy().into_owned()).unwrap_or_default();
-        if LATIN1_NAMES.contains(&name.as_str()) { info.clone() } else { vm.ctx.none() }
+        if LATIN1_NAMES.contains(&name.as_str()) {
+            info.clone()
+        } else {
+            vm.ctx.none()
+        }
     });
     vm.state.codec_registry.register(search.into(), vm)
 }

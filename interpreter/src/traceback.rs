@@ -34,13 +34,7 @@ pub fn format_exception(vm: &VirtualMachine, exc: &Py<PyBaseException>, sources:
     out
 }
 
-fn write_chain(
-    vm: &VirtualMachine,
-    exc: &Py<PyBaseException>,
-    sources: &SourceRegistry,
-    out: &mut String,
-    seen: &mut HashSet<usize>,
-) {
+fn write_chain(vm: &VirtualMachine, exc: &Py<PyBaseException>, sources: &SourceRegistry, out: &mut String, seen: &mut HashSet<usize>) {
     seen.insert(exc.get_id());
     let earlier = if let Some(cause) = exc.__cause__() {
         Some((cause, "\nThe above exception was the direct cause of the following exception:\n\n"))
@@ -96,8 +90,5 @@ pub fn exception_summary(vm: &VirtualMachine, exc: &Py<PyBaseException>) -> Stri
 }
 
 fn suppresses_context(vm: &VirtualMachine, exc: &Py<PyBaseException>) -> bool {
-    exc.as_object()
-        .get_attr("__suppress_context__", vm)
-        .and_then(|v| v.try_to_bool(vm))
-        .unwrap_or(false)
+    exc.as_object().get_attr("__suppress_context__", vm).and_then(|v| v.try_to_bool(vm)).unwrap_or(false)
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use num_traits::{Signed, ToPrimitive};
 
 use rustpython_vm::{
-    builtins::{PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PySet, PyStr, PyTuple, PyFrozenSet},
+    builtins::{PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyStr, PyTuple},
     AsObject, PyObjectRef, PyPayload, PyResult, VirtualMachine,
 };
 
@@ -91,12 +91,7 @@ pub fn deep_copy(vm: &VirtualMachine, obj: &PyObjectRef) -> PyResult<PyObjectRef
 
 const MAX_COPY_DEPTH: usize = 500;
 
-fn copy_inner(
-    vm: &VirtualMachine,
-    obj: &PyObjectRef,
-    memo: &mut HashMap<usize, PyObjectRef>,
-    depth: usize,
-) -> PyResult<PyObjectRef> {
+fn copy_inner(vm: &VirtualMachine, obj: &PyObjectRef, memo: &mut HashMap<usize, PyObjectRef>, depth: usize) -> PyResult<PyObjectRef> {
     if let Some(done) = memo.get(&obj.get_id()) {
         return Ok(done.clone());
     }
@@ -138,10 +133,7 @@ fn copy_inner(
 /// `str()` of each argument, as call rules compare them, and the repr of the whole tuple
 /// for messages.
 pub fn rule_texts(vm: &VirtualMachine, args: &[PyObjectRef]) -> PyResult<(Vec<String>, String)> {
-    let texts = args
-        .iter()
-        .map(|a| a.str(vm).map(|s| s.as_wtf8().to_string_lossy().into_owned()))
-        .collect::<PyResult<Vec<_>>>()?;
+    let texts = args.iter().map(|a| a.str(vm).map(|s| s.as_wtf8().to_string_lossy().into_owned())).collect::<PyResult<Vec<_>>>()?;
     let tuple: PyObjectRef = vm.ctx.new_tuple(args.to_vec()).into();
     let repr = tuple.repr(vm)?.as_wtf8().to_string_lossy().into_owned();
     Ok((texts, repr))

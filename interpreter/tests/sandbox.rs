@@ -23,10 +23,7 @@ fn run(source: &str) -> Result<String, String> {
                     let code = program::compile(vm, &source, "t.py").expect("compiles");
                     let globals = vm.ctx.new_dict();
                     match program::run(vm, code, globals.clone()) {
-                        Ok(()) => Ok(globals
-                            .get_item("result", vm)
-                            .map(|r| r.repr(vm).unwrap().to_string())
-                            .unwrap_or_default()),
+                        Ok(()) => Ok(globals.get_item("result", vm).map(|r| r.repr(vm).unwrap().to_string()).unwrap_or_default()),
                         Err(exc) => Err(format_exception(vm, &exc, &sources)),
                     }
                 })
@@ -52,7 +49,17 @@ fn whitelisted_builtins_exist_and_others_do_not() {
     for name in sandbox::KEPT_BUILTINS {
         assert!(run(&format!("result = {name}")).is_ok(), "{name} should exist");
     }
-    for name in ["open", "SystemExit", "KeyboardInterrupt", "ExceptionGroup", "BaseExceptionGroup", "StopAsyncIteration", "xrange", "unicode", "reduce"] {
+    for name in [
+        "open",
+        "SystemExit",
+        "KeyboardInterrupt",
+        "ExceptionGroup",
+        "BaseExceptionGroup",
+        "StopAsyncIteration",
+        "xrange",
+        "unicode",
+        "reduce",
+    ] {
         let err = run(&format!("result = {name}")).unwrap_err();
         assert!(last_line(err).starts_with("NameError"), "{name} must not exist");
     }

@@ -158,8 +158,7 @@ enum Call {
 }
 
 fn typed<T: DeserializeOwned>(call: &str, args: Map<String, Value>) -> Result<T, NmError> {
-    serde_json::from_value(Value::Object(args))
-        .map_err(|e| NmError::new(Code::BadArguments, format!("arguments of {call}: {e}")))
+    serde_json::from_value(Value::Object(args)).map_err(|e| NmError::new(Code::BadArguments, format!("arguments of {call}: {e}")))
 }
 
 fn parse_call(call: &str, args: Map<String, Value>) -> Result<Call, NmError> {
@@ -306,7 +305,8 @@ impl Node {
     pub fn admit(&mut self, checked: &Checked) -> Result<(), NmError> {
         match &checked.signer {
             None => {
-                let role = role_of(&checked.call).ok_or_else(|| NmError::new(Code::UnknownCall, format!("unknown call '{}'", checked.call)))?;
+                let role =
+                    role_of(&checked.call).ok_or_else(|| NmError::new(Code::UnknownCall, format!("unknown call '{}'", checked.call)))?;
                 if role != Role::Public {
                     return err(Code::BadSignature, format!("signature required: {} is not a public call", checked.call));
                 }
@@ -395,7 +395,12 @@ impl Node {
                 if meta.len() > self.config.max_file_bytes as u64 {
                     return err(
                         Code::FileTooLarge,
-                        format!("file '{}' has {} bytes, over the transfer limit of {}", a.filename, meta.len(), self.config.max_file_bytes),
+                        format!(
+                            "file '{}' has {} bytes, over the transfer limit of {}",
+                            a.filename,
+                            meta.len(),
+                            self.config.max_file_bytes
+                        ),
                     );
                 }
                 let data = fs::read(&path).map_err(|e| internal("reading a vessel file", e))?;
@@ -556,7 +561,10 @@ impl Node {
         if after > quota {
             return err(
                 Code::DiskQuota,
-                format!("file '{filename}' ({} bytes) would bring vessel {vessel} to {after} bytes, over its diskused of {quota}", bytes.len()),
+                format!(
+                    "file '{filename}' ({} bytes) would bring vessel {vessel} to {after} bytes, over its diskused of {quota}",
+                    bytes.len()
+                ),
             );
         }
         state::write_atomic(&self.layout.tmp(), &dir.join(filename), &bytes).map_err(|e| internal("writing a vessel file", e))?;
@@ -644,7 +652,11 @@ impl Node {
         if self.state.vessels.len() + 1 > self.config.max_vessels {
             return err(
                 Code::LimitExceeded,
-                format!("splitting {vessel} would make {} vessels, over max_vessels {}", self.state.vessels.len() + 1, self.config.max_vessels),
+                format!(
+                    "splitting {vessel} would make {} vessels, over max_vessels {}",
+                    self.state.vessels.len() + 1,
+                    self.config.max_vessels
+                ),
             );
         }
         let original = self.read_restrictions(vessel)?;

@@ -47,9 +47,28 @@ impl ClientError {
 pub fn code_from_str(text: &str) -> Option<Code> {
     use Code::*;
     [
-        BadFrame, UnknownCall, BadArguments, BadSignature, WrongNode, Expired, Replay, Forbidden, NoSuchVessel, NoSuchFile,
-        BadFilename, FileTooLarge, DiskQuota, InvalidState, BadKey, LimitExceeded, BadResources, ResourceMath, OwnerMismatch,
-        UnsupportedPlatform, Busy, Internal,
+        BadFrame,
+        UnknownCall,
+        BadArguments,
+        BadSignature,
+        WrongNode,
+        Expired,
+        Replay,
+        Forbidden,
+        NoSuchVessel,
+        NoSuchFile,
+        BadFilename,
+        FileTooLarge,
+        DiskQuota,
+        InvalidState,
+        BadKey,
+        LimitExceeded,
+        BadResources,
+        ResourceMath,
+        OwnerMismatch,
+        UnsupportedPlatform,
+        Busy,
+        Internal,
     ]
     .into_iter()
     .find(|c| c.as_str() == text)
@@ -77,8 +96,7 @@ impl Client {
             .map_err(|e| ClientError::Io(format!("cannot resolve '{addr}': {e}")))?
             .next()
             .ok_or_else(|| ClientError::Io(format!("'{addr}' resolves to no address")))?;
-        let stream = TcpStream::connect_timeout(&target, timeout)
-            .map_err(|e| ClientError::Io(format!("cannot connect to {addr}: {e}")))?;
+        let stream = TcpStream::connect_timeout(&target, timeout).map_err(|e| ClientError::Io(format!("cannot connect to {addr}: {e}")))?;
         stream.set_read_timeout(Some(Duration::from_secs(120))).ok();
         stream.set_nodelay(true).ok();
         Ok(Client { stream, addr: addr.to_string(), secret: None, node: None, last_seq: 0, next_id: 1 })
@@ -185,8 +203,7 @@ pub fn result_of(response: Value) -> Result<Value, ClientError> {
         Some(Value::Bool(false)) => {
             let e = &response["error"];
             let code_text = e["code"].as_str().unwrap_or("");
-            let code = code_from_str(code_text)
-                .ok_or_else(|| ClientError::Protocol(format!("unknown error code '{code_text}'")))?;
+            let code = code_from_str(code_text).ok_or_else(|| ClientError::Protocol(format!("unknown error code '{code_text}'")))?;
             Err(ClientError::Remote(NmError {
                 code,
                 message: e["message"].as_str().unwrap_or("").to_string(),

@@ -17,7 +17,10 @@ pub enum FrameError {
     /// Nothing arrived within the idle timeout.
     Idle,
     /// The length prefix is 0 or over the limit.
-    BadLength { length: u64, limit: usize },
+    BadLength {
+        length: u64,
+        limit: usize,
+    },
     /// The frame did not complete within the frame timeout.
     Timeout,
     /// The connection ended inside a frame.

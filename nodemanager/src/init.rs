@@ -72,9 +72,7 @@ pub fn init(opts: &InitOptions) -> Result<String, String> {
     let owner = keys::read_public_key(&opts.owner)?;
     let mut config = Config::default();
     if let Some(listen) = &opts.listen {
-        listen
-            .parse::<std::net::SocketAddr>()
-            .map_err(|e| format!("invalid --listen '{listen}': {e} (expected IP:PORT)"))?;
+        listen.parse::<std::net::SocketAddr>().map_err(|e| format!("invalid --listen '{listen}': {e} (expected IP:PORT)"))?;
         config.listen = listen.clone();
     }
     let cpus = std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1);

@@ -26,9 +26,7 @@ impl PublicKey {
         if text.len() != 44 {
             return Err(format!("'{shown}' is not a public key (expected 44 base64 characters, got {})", text.len()));
         }
-        let bytes = STANDARD
-            .decode(text)
-            .map_err(|e| format!("'{shown}' is not a public key (invalid base64: {e})"))?;
+        let bytes = STANDARD.decode(text).map_err(|e| format!("'{shown}' is not a public key (invalid base64: {e})"))?;
         if bytes.len() != 32 || STANDARD.encode(&bytes) != text {
             return Err(format!("'{shown}' is not a public key (not the base64 of 32 bytes)"));
         }
@@ -101,12 +99,9 @@ impl SecretKey {
     /// Parses the text of a `.privatekey` file (base64 of the seed, surrounding whitespace ignored).
     pub fn parse(text: &str) -> Result<SecretKey, String> {
         let text = text.trim();
-        let bytes = STANDARD
-            .decode(text)
-            .map_err(|e| format!("not a private key (invalid base64: {e})"))?;
-        let seed: [u8; 32] = bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| format!("not a private key (expected a 32-byte seed, got {} bytes)", b.len()))?;
+        let bytes = STANDARD.decode(text).map_err(|e| format!("not a private key (invalid base64: {e})"))?;
+        let seed: [u8; 32] =
+            bytes.try_into().map_err(|b: Vec<u8>| format!("not a private key (expected a 32-byte seed, got {} bytes)", b.len()))?;
         Ok(SecretKey::from_seed(seed))
     }
 
@@ -171,9 +166,7 @@ pub fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
         .mode(mode)
         .open(path)
         .map_err(|e| format!("cannot create '{}': {e}", path.display()))?;
-    file.write_all(data)
-        .and_then(|_| file.sync_all())
-        .map_err(|e| format!("cannot write '{}': {e}", path.display()))
+    file.write_all(data).and_then(|_| file.sync_all()).map_err(|e| format!("cannot write '{}': {e}", path.display()))
 }
 
 #[cfg(test)]

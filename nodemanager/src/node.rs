@@ -18,7 +18,7 @@ use crate::{
     replay::SeqTable,
     request::{unix_now, Code, NmError, Signer},
     resources,
-    state::{self, Config, Layout, LastExit, LastStart, NodeState, StateLock, Status},
+    state::{self, Config, LastExit, LastStart, Layout, NodeState, StateLock, Status},
     vessel::{Ended, ExitInfo, Launch, Running},
 };
 
@@ -114,25 +114,21 @@ impl Node {
         };
         scan(self.layout.vessels_dir(), &|n| Some(n.to_string()));
         scan(self.layout.resources_dir(), &|n| n.strip_suffix(".restrictions").map(str::to_string));
-        scan(self.layout.logs_dir(), &|n| {
-            n.strip_suffix(".log.old").or_else(|| n.strip_suffix(".log.new")).map(str::to_string)
-        });
+        scan(self.layout.logs_dir(), &|n| n.strip_suffix(".log.old").or_else(|| n.strip_suffix(".log.new")).map(str::to_string));
     }
 
     /// Restarts every vessel recorded as `Started` (a vessel that cannot be started becomes
     /// `Stale`) and commits. Must run on the thread that executes requests.
     pub fn resume_started(&mut self) -> Result<(), String> {
-        let started: Vec<String> =
-            self.state.sorted().iter().filter(|r| r.status == Status::Started).map(|r| r.name.clone()).collect();
+        let started: Vec<String> = self.state.sorted().iter().filter(|r| r.status == Status::Started).map(|r| r.name.clone()).collect();
         for name in started {
             let last = self.state.vessels[&name].last_start.clone();
             let outcome = match &last {
                 Some(last) => {
-                    self.append_log(&name, &format!(
-                        "[node manager] restarting {} {} after a node manager restart\n",
-                        last.program,
-                        last.args.join(" ")
-                    ));
+                    self.append_log(
+                        &name,
+                        &format!("[node manager] restarting {} {} after a node manager restart\n", last.program, last.args.join(" ")),
+                    );
                     self.spawn(&name, &last.program, &last.args).map_err(|e| e.to_string())
                 }
                 None => Err("no program was recorded".to_string()),
@@ -165,14 +161,7 @@ impl Node {
 
     /// Spawns a vessel's program; returns its pid.
     pub fn spawn(&mut self, vessel: &str, program: &str, args: &[String]) -> std::io::Result<u32> {
-        let launch = Launch {
-            repy: self.repy.clone(),
-            layout: &self.layout,
-            network: &self.config.network,
-            vessel,
-            program,
-            args,
-        };
+        let launch = Launch { repy: self.repy.clone(), layout: &self.layout, network: &self.config.network, vessel, program, args };
         let notify = self.ended.clone();
         let running = launch.spawn(move |e| notify(e))?;
         let pid = running.pid;
@@ -296,7 +285,6 @@ pub fn channel_notify<M: Send + 'static>(tx: Sender<M>, wrap: fn(Ended) -> M) ->
         let _ = tx.send(wrap(e));
     }
 }
-
 
 #[cfg(test)]
 mod tests {

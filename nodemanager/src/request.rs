@@ -132,9 +132,7 @@ fn string_field<'a>(object: &'a Map<String, Value>, name: &str, what: &str) -> R
 
 fn base64_field(object: &Map<String, Value>, name: &str, length: Option<usize>) -> Result<Vec<u8>, NmError> {
     let text = string_field(object, name, "the request")?;
-    let bytes = STANDARD
-        .decode(text)
-        .map_err(|e| NmError::new(Code::BadFrame, format!("field '{name}' is not valid base64: {e}")))?;
+    let bytes = STANDARD.decode(text).map_err(|e| NmError::new(Code::BadFrame, format!("field '{name}' is not valid base64: {e}")))?;
     if let Some(n) = length {
         if bytes.len() != n {
             return err(Code::BadFrame, format!("field '{name}' must encode {n} bytes, not {}", bytes.len()));
@@ -216,40 +214,22 @@ pub fn check(envelope: Envelope, node: &PublicKey, now: u64, max_expiry_s: u64) 
         return err(Code::BadSignature, format!("signature does not verify for key {}", key.fingerprint()));
     }
     let object = frame::parse_object(&signed).map_err(|e| NmError::new(Code::BadFrame, format!("signed part: {e}")))?;
-    let inner: Inner = serde_json::from_value(Value::Object(object))
-        .map_err(|e| NmError::new(Code::BadFrame, format!("signed part: {e}")))?;
+    let inner: Inner =
+        serde_json::from_value(Value::Object(object)).map_err(|e| NmError::new(Code::BadFrame, format!("signed part: {e}")))?;
     if inner.node != node.as_str() {
-        return err(
-            Code::WrongNode,
-            format!("request is addressed to node key '{}', this node is {}", inner.node, node.as_str()),
-        );
+        return err(Code::WrongNode, format!("request is addressed to node key '{}', this node is {}", inner.node, node.as_str()));
     }
     if inner.expires < now {
         return err(Code::Expired, format!("request expired at {} (node time {now})", inner.expires));
     }
     if inner.expires > now + max_expiry_s {
-        return err(
-            Code::Expired,
-            format!("expiry {} is more than {max_expiry_s} s after node time {now}", inner.expires),
-        );
+        return err(Code::Expired, format!("expiry {} is more than {max_expiry_s} s after node time {now}", inner.expires));
     }
-    Ok(Checked {
-        call: inner.call,
-        args: inner.args,
-        signer: Some(Signer { key, seq: inner.seq, expires: inner.expires }),
-    })
+    Ok(Checked { call: inner.call, args: inner.args, signer: Some(Signer { key, seq: inner.seq, expires: inner.expires }) })
 }
 
 /// Builds a signed request object (clients and tests).
-pub fn sign(
-    secret: &SecretKey,
-    node: &PublicKey,
-    id: &str,
-    call: &str,
-    args: Value,
-    seq: u64,
-    expires: u64,
-) -> Value {
+pub fn sign(secret: &SecretKey, node: &PublicKey, id: &str, call: &str, args: Value, seq: u64, expires: u64) -> Value {
     let inner = json!({"call": call, "args": args, "node": node.as_str(), "seq": seq, "expires": expires});
     let signed = serde_json::to_vec(&inner).expect("JSON values always serialise");
     let mut message = SIGN_PREFIX.to_vec();

@@ -36,9 +36,7 @@ pub fn parse_offcut(text: &str) -> Result<Restrictions, String> {
 /// Whether `r` is a valid vessel on its own (the parser's minimums applied to its canonical text).
 pub fn check_vessel(r: &Restrictions) -> Result<(), String> {
     // Line numbers of the generated text mean nothing to the user: keep only the reasons.
-    parse(&r.to_canonical_text())
-        .map(|_| ())
-        .map_err(|errors| errors.iter().map(|e| e.reason.clone()).collect::<Vec<_>>().join("; "))
+    parse(&r.to_canonical_text()).map(|_| ()).map_err(|errors| errors.iter().map(|e| e.reason.clone()).collect::<Vec<_>>().join("; "))
 }
 
 fn shortfall(res: Resource, have: Micro, need: Micro) -> NmError {
@@ -65,9 +63,10 @@ pub fn split(original: &Restrictions, offcut: &Restrictions, proposed_text: &str
     }
     let mut leftover = original.clone();
     for res in numeric() {
-        let need = offcut.value(res).checked_add(proposed.value(res)).ok_or_else(|| {
-            NmError::new(Code::ResourceMath, format!("'{res}' overflows"))
-        })?;
+        let need = offcut
+            .value(res)
+            .checked_add(proposed.value(res))
+            .ok_or_else(|| NmError::new(Code::ResourceMath, format!("'{res}' overflows")))?;
         let have = original.value(res);
         let rest = have.checked_sub(need).ok_or_else(|| shortfall(res, have, need))?;
         leftover.set_value(res, rest);
@@ -227,7 +226,8 @@ resource messport 63110-63119\nresource connport 63149\n";
         let e = split(&original, &offcut(), "resource cpu 0.1\nresource memory 1000000\nresource diskused 1000000\nresource events 38\n")
             .unwrap_err();
         assert!(e.code == Code::ResourceMath && e.message.contains("events"), "{}", e.message);
-        assert!(split(&original, &offcut(), "resource cpu 0.1\nresource memory 1000000\nresource diskused 1000000\nresource events 37\n").is_ok());
+        assert!(split(&original, &offcut(), "resource cpu 0.1\nresource memory 1000000\nresource diskused 1000000\nresource events 37\n")
+            .is_ok());
     }
 
     #[test]

@@ -194,11 +194,8 @@ fn run_batch(node: &mut Node, batch: Vec<Pending>) {
 /// Runs `step`, turning a panic into an `Internal` error.
 fn guarded<T>(what: &str, step: impl FnOnce() -> Result<T, NmError>) -> Result<T, NmError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|panic| {
-        let why = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown panic");
+        let why =
+            panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("unknown panic");
         Err(crate::node::internal(&format!("executing {what}"), why))
     })
 }
@@ -324,8 +321,8 @@ async fn handle(object: serde_json::Map<String, Value>, peer: IpAddr, shared: &S
         info!("{peer} result=Busy (rate limit)");
         return Some(Err(NmError::new(Code::Busy, format!("too many requests from {peer}; slow down"))));
     }
-    let checked = request::parse_envelope(&object)
-        .and_then(|envelope| request::check(envelope, &shared.node_key, unix_now(), shared.max_expiry_s));
+    let checked =
+        request::parse_envelope(&object).and_then(|envelope| request::check(envelope, &shared.node_key, unix_now(), shared.max_expiry_s));
     let checked = match checked {
         Ok(c) => c,
         Err(e) => {

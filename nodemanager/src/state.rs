@@ -290,8 +290,7 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 pub fn load_state(layout: &Layout) -> Result<NodeState, String> {
     let path = layout.state();
     let text = fs::read_to_string(&path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
-    let state: NodeState =
-        serde_json::from_str(&text).map_err(|e| format!("'{}' is not a valid vessel table: {e}", path.display()))?;
+    let state: NodeState = serde_json::from_str(&text).map_err(|e| format!("'{}' is not a valid vessel table: {e}", path.display()))?;
     if state.format != 1 {
         return Err(format!("'{}' has unknown format {}", path.display(), state.format));
     }

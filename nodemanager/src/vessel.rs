@@ -107,12 +107,7 @@ impl Launch<'_> {
     /// signal fires when the spawning thread ends.
     pub fn spawn(&self, notify: impl FnOnce(Ended) + Send + 'static) -> std::io::Result<Running> {
         let mut command = Command::new(&self.repy);
-        command
-            .args(self.argv())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .process_group(0);
+        command.args(self.argv()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
         #[cfg(target_os = "linux")]
         // SAFETY: prctl and getppid are async-signal-safe; nothing is allocated here.
         unsafe {
@@ -222,9 +217,12 @@ mod tests {
         let layout = Layout::new(dir.path());
         // A fake `repy`: a shell script that prints a lot to stderr and then waits or exits.
         let script = dir.path().join("fake-repy");
-        std::fs::write(&script, "#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo \"line $i of stderr output\" >&2; i=$((i+1)); done\n\
-case \"$*\" in *wait*) exec sleep 30;; *) echo 'last words' >&2; exit 3;; esac\n")
-            .unwrap();
+        std::fs::write(
+            &script,
+            "#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo \"line $i of stderr output\" >&2; i=$((i+1)); done\n\
+case \"$*\" in *wait*) exec sleep 30;; *) echo 'last words' >&2; exit 3;; esac\n",
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let network = Network { ip: vec!["1.2.3.4".into()], iface: vec!["lo".into()], nootherips: true };
@@ -253,18 +251,31 @@ case \"$*\" in *wait*) exec sleep 30;; *) echo 'last words' >&2; exit 3;; esac\n
         assert_eq!(info.signal, Some(libc::SIGTERM));
         assert!(start.elapsed() < Duration::from_secs(5));
 
-        let argv: Vec<String> = Launch { repy: script.clone(), layout: &layout, network: &network, vessel: "v7", program: "p.r2py", args: &["a".into()] }
-            .argv()
-            .iter()
-            .map(|s| s.to_string_lossy().into_owned())
-            .collect();
+        let argv: Vec<String> =
+            Launch { repy: script.clone(), layout: &layout, network: &network, vessel: "v7", program: "p.r2py", args: &["a".into()] }
+                .argv()
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect();
         let root = dir.path().display();
         assert_eq!(
             argv,
             [
-                "run".to_string(), "--ip".into(), "1.2.3.4".into(), "--iface".into(), "lo".into(), "--nootherips".into(),
-                "--restrictions".into(), format!("{root}/resources/v7.restrictions"), "--cwd".into(), format!("{root}/vessels/v7"),
-                "--logfile".into(), format!("{root}/logs/v7.log"), "--".into(), format!("{root}/vessels/v7/p.r2py"), "a".into(),
+                "run".to_string(),
+                "--ip".into(),
+                "1.2.3.4".into(),
+                "--iface".into(),
+                "lo".into(),
+                "--nootherips".into(),
+                "--restrictions".into(),
+                format!("{root}/resources/v7.restrictions"),
+                "--cwd".into(),
+                format!("{root}/vessels/v7"),
+                "--logfile".into(),
+                format!("{root}/logs/v7.log"),
+                "--".into(),
+                format!("{root}/vessels/v7/p.r2py"),
+                "a".into(),
             ]
         );
     }

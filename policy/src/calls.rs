@@ -105,7 +105,10 @@ impl CallRule {
 pub enum CallDecision {
     Allow,
     /// The first matching rule denies (`deny` or `prompt`).
-    Deny { line: usize, rule: String },
+    Deny {
+        line: usize,
+        rule: String,
+    },
     /// Rules exist but none for this call holds: denied.
     NoRule,
 }
@@ -133,9 +136,7 @@ impl Restrictions {
     /// Whether a rule for `call` looks at its arguments' texts (`arg N is ...`); if none
     /// does, only their number matters and the texts need not be computed.
     pub fn call_reads_arg_texts(&self, call: &str) -> bool {
-        self.calls()
-            .iter()
-            .any(|rule| rule.call == call && rule.conditions.iter().any(|c| matches!(c, Condition::Arg { .. })))
+        self.calls().iter().any(|rule| rule.call == call && rule.conditions.iter().any(|c| matches!(c, Condition::Arg { .. })))
     }
 
     /// Decides an API call from the `str()` texts of its arguments: the first rule for `call`
@@ -174,8 +175,7 @@ pub(crate) fn parse_call_line(tokens: &[&str], line: usize, text: &str) -> Resul
         return Err(format!("incomplete call line, no action ({SHAPE})"));
     }
     let last = tokens[tokens.len() - 1];
-    let action =
-        Action::from_keyword(last).ok_or_else(|| format!("unknown action '{last}' (expected allow, deny or prompt)"))?;
+    let action = Action::from_keyword(last).ok_or_else(|| format!("unknown action '{last}' (expected allow, deny or prompt)"))?;
     let words = &tokens[2..tokens.len() - 1];
     let mut conditions = Vec::new();
     let mut i = 0;
@@ -185,8 +185,8 @@ pub(crate) fn parse_call_line(tokens: &[&str], line: usize, text: &str) -> Resul
                 if words.len() - i < 4 {
                     return Err("incomplete 'arg' condition (expected 'arg N is VALUE')".into());
                 }
-                let index = parse_count(words[i + 1])
-                    .ok_or_else(|| format!("'arg' number '{}' is not a non-negative integer", words[i + 1]))?;
+                let index =
+                    parse_count(words[i + 1]).ok_or_else(|| format!("'arg' number '{}' is not a non-negative integer", words[i + 1]))?;
                 if words[i + 2] != "is" {
                     return Err(format!("expected 'is' after 'arg {}', found '{}'", words[i + 1], words[i + 2]));
                 }
@@ -200,8 +200,8 @@ pub(crate) fn parse_call_line(tokens: &[&str], line: usize, text: &str) -> Resul
                 if words[i + 1] != "is" {
                     return Err(format!("expected 'is' after 'noargs', found '{}'", words[i + 1]));
                 }
-                let n = parse_count(words[i + 2])
-                    .ok_or_else(|| format!("'noargs' count '{}' is not a non-negative integer", words[i + 2]))?;
+                let n =
+                    parse_count(words[i + 2]).ok_or_else(|| format!("'noargs' count '{}' is not a non-negative integer", words[i + 2]))?;
                 conditions.push(Condition::NoArgs(n));
                 i += 3;
             }
@@ -244,14 +244,9 @@ mod tests {
 
     #[test]
     fn first_matching_rule_decides_in_file_order() {
-        let r = with_calls(
-            "call openconn arg 0 is 127.0.0.1 allow   # loopback only\ncall openconn deny\ncall openconn allow\n",
-        );
+        let r = with_calls("call openconn arg 0 is 127.0.0.1 allow   # loopback only\ncall openconn deny\ncall openconn allow\n");
         assert_eq!(d(&r, "openconn", &["127.0.0.1", "80"]), CallDecision::Allow);
-        assert_eq!(
-            d(&r, "openconn", &["10.0.0.1", "80"]),
-            CallDecision::Deny { line: 6, rule: "call openconn deny".into() }
-        );
+        assert_eq!(d(&r, "openconn", &["10.0.0.1", "80"]), CallDecision::Deny { line: 6, rule: "call openconn deny".into() });
         let r = with_calls("call open allow\ncall open arg 1 is w deny\n");
         assert_eq!(d(&r, "open", &["a", "w"]), CallDecision::Allow);
     }
@@ -277,7 +272,9 @@ mod tests {
 
     #[test]
     fn noargs_and_conjunction() {
-        let r = with_calls("call open noargs is 1 allow\ncall file.read noargs is 0 allow\ncall open arg 0 is a arg 1 is w noargs is 2 allow\n");
+        let r = with_calls(
+            "call open noargs is 1 allow\ncall file.read noargs is 0 allow\ncall open arg 0 is a arg 1 is w noargs is 2 allow\n",
+        );
         assert_eq!(d(&r, "open", &["zz"]), CallDecision::Allow);
         assert_eq!(d(&r, "open", &["zz", "r"]), CallDecision::NoRule);
         assert_eq!(d(&r, "open", &["a", "w"]), CallDecision::Allow);
@@ -289,10 +286,7 @@ mod tests {
     #[test]
     fn prompt_behaves_like_deny() {
         let r = with_calls("call removefile prompt\ncall removefile allow\n");
-        assert_eq!(
-            d(&r, "removefile", &["a"]),
-            CallDecision::Deny { line: 5, rule: "call removefile prompt".into() }
-        );
+        assert_eq!(d(&r, "removefile", &["a"]), CallDecision::Deny { line: 5, rule: "call removefile prompt".into() });
     }
 
     #[test]
@@ -310,9 +304,6 @@ mod tests {
             denied.message("open", "('data.txt', 'w')"),
             "open: denied by restrictions line 5 ('call open arg 1 is w deny') for arguments ('data.txt', 'w')"
         );
-        assert_eq!(
-            CallDecision::NoRule.message("sleep", "(0.5,)"),
-            "sleep: no rule in the restrictions file allows arguments (0.5,)"
-        );
+        assert_eq!(CallDecision::NoRule.message("sleep", "(0.5,)"), "sleep: no rule in the restrictions file allows arguments (0.5,)");
     }
 }

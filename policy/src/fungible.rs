@@ -177,10 +177,7 @@ mod tests {
     #[test]
     fn zero_limit_always_exhausted() {
         let f = Fungibles::new(|_| 0);
-        assert_eq!(
-            f.try_acquire(Resource::Insockets).unwrap_err().to_string(),
-            "insockets limit reached (0 of 0 in use)"
-        );
+        assert_eq!(f.try_acquire(Resource::Insockets).unwrap_err().to_string(), "insockets limit reached (0 of 0 in use)");
         assert!(!f.acquire_timeout(Resource::Insockets, Duration::from_millis(20)));
     }
 

@@ -43,9 +43,7 @@ impl Nanny {
     /// # Panics
     /// If `resource` is not metered by a bucket (a bug in the caller).
     fn bucket(&self, resource: Resource) -> &Bucket {
-        self.buckets[resource.index()]
-            .as_ref()
-            .unwrap_or_else(|| panic!("'{resource}' is not a renewable resource metered by the nanny"))
+        self.buckets[resource.index()].as_ref().unwrap_or_else(|| panic!("'{resource}' is not a renewable resource metered by the nanny"))
     }
 
     /// Whether a renewable resource has limit 0 and so cannot be used at all.

@@ -189,7 +189,9 @@ mod tests {
     #[test]
     fn contains_checks_range_bounds() {
         let s = set(&["1024-2048", "12345"]);
-        for (p, expected) in [(1023, false), (1024, true), (2048, true), (2049, false), (12345, true), (12346, false), (0, false), (1, false)] {
+        for (p, expected) in
+            [(1023, false), (1024, true), (2048, true), (2049, false), (12345, true), (12346, false), (0, false), (1, false)]
+        {
             assert_eq!(s.contains(p), expected, "{p}");
         }
         assert!(!PortSet::new().contains(80));

@@ -99,9 +99,7 @@ impl Resource {
     pub fn class(self) -> ResourceClass {
         match self {
             Resource::Memory | Resource::Diskused => ResourceClass::HardCap,
-            Resource::Events | Resource::Filesopened | Resource::Insockets | Resource::Outsockets => {
-                ResourceClass::Fungible
-            }
+            Resource::Events | Resource::Filesopened | Resource::Insockets | Resource::Outsockets => ResourceClass::Fungible,
             Resource::Messport | Resource::Connport => ResourceClass::Individual,
             _ => ResourceClass::Renewable,
         }

@@ -87,10 +87,9 @@ pub fn parse(text: &str) -> Result<Restrictions, Vec<RestrictionsError>> {
                 Ok(rule) => r.calls.push(rule),
                 Err(reason) => errors.push(RestrictionsError::at(line, reason)),
             },
-            other => errors.push(RestrictionsError::at(
-                line,
-                format!("unknown keyword '{other}' (a line starts with 'resource' or 'call')"),
-            )),
+            other => {
+                errors.push(RestrictionsError::at(line, format!("unknown keyword '{other}' (a line starts with 'resource' or 'call')")))
+            }
         }
     }
 
@@ -128,10 +127,7 @@ impl Restrictions {
         valid: &mut [bool; Resource::COUNT],
     ) -> Result<(), String> {
         if tokens.len() != 3 {
-            return Err(format!(
-                "a resource line has exactly 3 tokens ('resource NAME VALUE'), this one has {}",
-                tokens.len()
-            ));
+            return Err(format!("a resource line has exactly 3 tokens ('resource NAME VALUE'), this one has {}", tokens.len()));
         }
         let (name, text) = (tokens[1], tokens[2]);
         let res = Resource::from_name(name).ok_or_else(|| format!("unknown resource '{name}'"))?;
@@ -308,10 +304,7 @@ mod tests {
     fn missing_required_resources_are_reported_at_end_of_file() {
         let errs = errors("resource memory 1000\nresource events 1\n");
         let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        assert_eq!(
-            shown,
-            ["end of file: missing required resource 'cpu'", "end of file: missing required resource 'diskused'"]
-        );
+        assert_eq!(shown, ["end of file: missing required resource 'cpu'", "end of file: missing required resource 'diskused'"]);
     }
 
     #[test]

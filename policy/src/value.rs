@@ -62,10 +62,7 @@ impl Micro {
         }
         let mut micros: u64 = 0;
         for b in int.bytes() {
-            micros = micros
-                .checked_mul(10)
-                .and_then(|m| m.checked_add(u64::from(b - b'0')))
-                .ok_or(ValueError::TooLarge)?;
+            micros = micros.checked_mul(10).and_then(|m| m.checked_add(u64::from(b - b'0'))).ok_or(ValueError::TooLarge)?;
         }
         micros = micros.checked_mul(SCALE).ok_or(ValueError::TooLarge)?;
         let mut frac_micros = 0u64;

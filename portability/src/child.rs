@@ -133,14 +133,7 @@ mod imp {
             // system calls; it does not allocate (a raw OS error needs no allocation).
             unsafe {
                 cmd.pre_exec(move || {
-                    if libc::prctl(
-                        libc::PR_SET_PDEATHSIG,
-                        libc::SIGKILL as libc::c_ulong,
-                        0,
-                        0,
-                        0,
-                    ) != 0
-                    {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
                         return Err(io::Error::last_os_error());
                     }
                     // The parent may have died before prctl took effect: then nobody would
@@ -209,10 +202,7 @@ mod imp {
 
     pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
         if pgid == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "process group 0 is not a valid target",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "process group 0 is not a valid target"));
         }
         match signal {
             Signal::Terminate => {
@@ -281,8 +271,7 @@ mod tests {
         let mut child = cmd.spawn().unwrap();
         let pid = child.id();
         // SAFETY: getpgid has no memory preconditions.
-        let (child_group, own_group) =
-            unsafe { (libc::getpgid(pid as libc::pid_t), libc::getpgid(0)) };
+        let (child_group, own_group) = unsafe { (libc::getpgid(pid as libc::pid_t), libc::getpgid(0)) };
         if child_group != pid as libc::pid_t {
             let _ = child.kill();
             let _ = child.wait();
@@ -326,10 +315,7 @@ mod tests {
         let _ = unguarded.kill();
         let _ = unguarded.wait();
         assert_eq!(guarded_status.signal(), Some(libc::SIGKILL));
-        assert!(
-            survived,
-            "a child without die_with_parent died with its thread"
-        );
+        assert!(survived, "a child without die_with_parent died with its thread");
     }
 
     #[test]
@@ -351,17 +337,8 @@ mod tests {
 
     #[test]
     fn zero_and_negative_ids_are_refused() {
-        assert_eq!(
-            signal_group(0, Signal::Terminate).unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
-        assert_eq!(
-            signal_process(0, Signal::Kill).unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
-        assert_eq!(
-            signal_process(u32::MAX, Signal::Kill).unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
+        assert_eq!(signal_group(0, Signal::Terminate).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(signal_process(0, Signal::Kill).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(signal_process(u32::MAX, Signal::Kill).unwrap_err().kind(), io::ErrorKind::InvalidInput);
     }
 }

@@ -26,12 +26,8 @@ mod imp {
     pub fn process_cpu_time(pid: u32) -> io::Result<Duration> {
         let pid = crate::pid::unix_pid(pid)?;
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-        let ticks = parse_stat_ticks(&stat).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("unexpected /proc/{pid}/stat format"),
-            )
-        })?;
+        let ticks = parse_stat_ticks(&stat)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("unexpected /proc/{pid}/stat format")))?;
         Ok(ticks_to_duration(ticks, clock_ticks_per_second()?))
     }
 
@@ -51,10 +47,7 @@ mod imp {
     fn clock_ticks_per_second() -> io::Result<u64> {
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        u64::try_from(hz)
-            .ok()
-            .filter(|&hz| hz > 0)
-            .ok_or_else(|| io::Error::other("sysconf(_SC_CLK_TCK) failed"))
+        u64::try_from(hz).ok().filter(|&hz| hz > 0).ok_or_else(|| io::Error::other("sysconf(_SC_CLK_TCK) failed"))
     }
 
     fn ticks_to_duration(ticks: u64, hz: u64) -> Duration {
@@ -79,20 +72,14 @@ mod imp {
         // SAFETY: the buffer is a rusage_info_v2, which is what flavor V2 writes (the API
         // declares the parameter as a pointer to `rusage_info_t`, hence the cast).
         let rc = unsafe {
-            libc::proc_pid_rusage(
-                pid,
-                libc::RUSAGE_INFO_V2,
-                (&mut info as *mut libc::rusage_info_v2).cast::<libc::rusage_info_t>(),
-            )
+            libc::proc_pid_rusage(pid, libc::RUSAGE_INFO_V2, (&mut info as *mut libc::rusage_info_v2).cast::<libc::rusage_info_t>())
         };
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
         // The times are in Mach absolute-time units (nanoseconds on Intel, not on Apple
         // silicon), so they are scaled by the timebase.
-        Ok(mach_ticks_to_duration(
-            info.ri_user_time.saturating_add(info.ri_system_time),
-        ))
+        Ok(mach_ticks_to_duration(info.ri_user_time.saturating_add(info.ri_system_time)))
     }
 
     #[allow(deprecated)] // libc points to the mach2 crate; one call does not justify it.
@@ -118,10 +105,7 @@ mod imp {
     use std::{io, time::Duration};
 
     pub fn process_cpu_time(_pid: u32) -> io::Result<Duration> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "process CPU time is not implemented on this system",
-        ))
+        Err(io::Error::new(io::ErrorKind::Unsupported, "process CPU time is not implemented on this system"))
     }
 
     pub fn self_cpu_time() -> Duration {
@@ -133,19 +117,13 @@ mod imp {
 /// nanosecond resolution (getrusage would split user and system at coarser resolution).
 #[cfg(unix)]
 fn unix_self_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: writes into `ts`.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     if rc != 0 {
         return Duration::ZERO;
     }
-    Duration::new(
-        u64::try_from(ts.tv_sec).unwrap_or(0),
-        u32::try_from(ts.tv_nsec).unwrap_or(0),
-    )
+    Duration::new(u64::try_from(ts.tv_sec).unwrap_or(0), u32::try_from(ts.tv_nsec).unwrap_or(0))
 }
 
 #[cfg(windows)]
@@ -154,9 +132,7 @@ mod imp {
 
     use windows_sys::Win32::{
         Foundation::{FILETIME, HANDLE},
-        System::Threading::{
-            GetCurrentProcess, GetProcessTimes, PROCESS_QUERY_LIMITED_INFORMATION,
-        },
+        System::Threading::{GetCurrentProcess, GetProcessTimes, PROCESS_QUERY_LIMITED_INFORMATION},
     };
 
     use crate::pid::filetime_to_duration;
@@ -172,14 +148,10 @@ mod imp {
     }
 
     fn times(process: HANDLE) -> io::Result<Duration> {
-        let zero = FILETIME {
-            dwLowDateTime: 0,
-            dwHighDateTime: 0,
-        };
+        let zero = FILETIME { dwLowDateTime: 0, dwHighDateTime: 0 };
         let (mut creation, mut exit, mut kernel, mut user) = (zero, zero, zero, zero);
         // SAFETY: valid handle with query rights; the four out-pointers are live locals.
-        let ok =
-            unsafe { GetProcessTimes(process, &mut creation, &mut exit, &mut kernel, &mut user) };
+        let ok = unsafe { GetProcessTimes(process, &mut creation, &mut exit, &mut kernel, &mut user) };
         if ok == 0 {
             return Err(io::Error::last_os_error());
         }
@@ -190,10 +162,7 @@ mod imp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::{
-        thread::sleep,
-        time::Instant,
-    };
+    use std::{thread::sleep, time::Instant};
 
     #[cfg(target_os = "linux")]
     #[test]
@@ -216,20 +185,9 @@ mod tests {
         let _ = child.wait();
         let (first, second) = (first.expect("first sample"), second.expect("second sample"));
         // A spinning process gets close to 300 ms of one core; allow for a loaded machine.
-        assert!(
-            second > first,
-            "CPU time did not grow: {first:?} -> {second:?}"
-        );
-        assert!(
-            second - first >= Duration::from_millis(100),
-            "grew only {:?}",
-            second - first
-        );
-        assert!(
-            second - first <= Duration::from_millis(1000),
-            "grew {:?} in 0.3 s",
-            second - first
-        );
+        assert!(second > first, "CPU time did not grow: {first:?} -> {second:?}");
+        assert!(second - first >= Duration::from_millis(100), "grew only {:?}", second - first);
+        assert!(second - first <= Duration::from_millis(1000), "grew {:?} in 0.3 s", second - first);
     }
 
     #[test]
@@ -247,10 +205,7 @@ mod tests {
         let mut x = 0u64;
         // Spin until the clock shows 20 ms of work; a clock that does not move fails here.
         while self_cpu_time() < before + Duration::from_millis(20) {
-            assert!(
-                start.elapsed() < Duration::from_secs(2),
-                "self CPU time stuck at {before:?}"
-            );
+            assert!(start.elapsed() < Duration::from_secs(2), "self CPU time stuck at {before:?}");
             for _ in 0..10_000 {
                 x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
             }
@@ -260,10 +215,7 @@ mod tests {
             let via_proc = process_cpu_time(std::process::id()).unwrap();
             // /proc has tick resolution; the two clocks must agree within a few ticks.
             let later = self_cpu_time();
-            assert!(
-                via_proc <= later + Duration::from_millis(50),
-                "{via_proc:?} vs {later:?}"
-            );
+            assert!(via_proc <= later + Duration::from_millis(50), "{via_proc:?} vs {later:?}");
         }
     }
 }

@@ -28,9 +28,7 @@ pub fn vessel_disk_usage(dir: &Path) -> io::Result<u64> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        total = total
-            .saturating_add(metadata.len())
-            .saturating_add(PER_FILE_OVERHEAD);
+        total = total.saturating_add(metadata.len()).saturating_add(PER_FILE_OVERHEAD);
     }
     Ok(total)
 }

@@ -10,12 +10,7 @@ pub fn interface_ipv4_addresses(name: &str) -> io::Result<Vec<Ipv4Addr>> {
         .into_iter()
         .find(|(n, _)| n == name)
         .map(|(_, addrs)| addrs)
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("no network interface named {name:?}"),
-            )
-        })
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no network interface named {name:?}")))
 }
 
 /// Every interface with its IPv4 addresses (an interface without one has an empty list),
@@ -68,9 +63,7 @@ mod imp {
             // SAFETY: a non-null ifa_addr points at a sockaddr whose family says how long
             // it is; AF_INET ones are sockaddr_in.
             unsafe {
-                if !entry.ifa_addr.is_null()
-                    && i32::from((*entry.ifa_addr).sa_family) == libc::AF_INET
-                {
+                if !entry.ifa_addr.is_null() && i32::from((*entry.ifa_addr).sa_family) == libc::AF_INET {
                     let sin = &*entry.ifa_addr.cast::<libc::sockaddr_in>();
                     addr = Some(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
                 }
@@ -90,8 +83,8 @@ mod imp {
     use windows_sys::Win32::{
         Foundation::{ERROR_BUFFER_OVERFLOW, ERROR_SUCCESS},
         NetworkManagement::IpHelper::{
-            GetAdaptersAddresses, GAA_FLAG_SKIP_ANYCAST, GAA_FLAG_SKIP_DNS_SERVER,
-            GAA_FLAG_SKIP_MULTICAST, IP_ADAPTER_ADDRESSES_LH, IP_ADAPTER_UNICAST_ADDRESS_LH,
+            GetAdaptersAddresses, GAA_FLAG_SKIP_ANYCAST, GAA_FLAG_SKIP_DNS_SERVER, GAA_FLAG_SKIP_MULTICAST, IP_ADAPTER_ADDRESSES_LH,
+            IP_ADAPTER_UNICAST_ADDRESS_LH,
         },
         Networking::WinSock::{AF_INET, SOCKADDR_IN},
     };
@@ -106,15 +99,7 @@ mod imp {
             let first = buffer.as_mut_ptr().cast::<IP_ADAPTER_ADDRESSES_LH>();
             // SAFETY: `first` points at `size` writable bytes; on overflow `size` is
             // updated to what is needed and the call is repeated.
-            let rc = unsafe {
-                GetAdaptersAddresses(
-                    u32::from(AF_INET),
-                    flags,
-                    std::ptr::null(),
-                    first,
-                    &mut size,
-                )
-            };
+            let rc = unsafe { GetAdaptersAddresses(u32::from(AF_INET), flags, std::ptr::null(), first, &mut size) };
             if rc == ERROR_BUFFER_OVERFLOW {
                 continue;
             }
@@ -174,21 +159,13 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn loopback_is_listed_with_its_address() {
-        assert!(interface_ipv4_addresses("lo")
-            .unwrap()
-            .contains(&Ipv4Addr::LOCALHOST));
+        assert!(interface_ipv4_addresses("lo").unwrap().contains(&Ipv4Addr::LOCALHOST));
         let all = all_interfaces().unwrap();
-        let lo = all
-            .iter()
-            .find(|(n, _)| n == "lo")
-            .expect("lo in all_interfaces");
+        let lo = all.iter().find(|(n, _)| n == "lo").expect("lo in all_interfaces");
         assert!(lo.1.contains(&Ipv4Addr::LOCALHOST));
         // Each interface appears once.
         for (i, (name, _)) in all.iter().enumerate() {
-            assert!(
-                all[i + 1..].iter().all(|(n, _)| n != name),
-                "{name} listed twice"
-            );
+            assert!(all[i + 1..].iter().all(|(n, _)| n != name), "{name} listed twice");
         }
     }
 
@@ -206,12 +183,6 @@ mod tests {
         record(&mut list, "eth0", Some(a));
         record(&mut list, "lo", Some(Ipv4Addr::LOCALHOST));
         record(&mut list, "eth0", Some(a));
-        assert_eq!(
-            list,
-            vec![
-                ("eth0".to_owned(), vec![a]),
-                ("lo".to_owned(), vec![Ipv4Addr::LOCALHOST])
-            ]
-        );
+        assert_eq!(list, vec![("eth0".to_owned(), vec![a]), ("lo".to_owned(), vec![Ipv4Addr::LOCALHOST])]);
     }
 }

@@ -30,9 +30,9 @@ pub mod cpu;
 pub mod disk;
 pub mod interfaces;
 pub mod memory;
-pub mod readiness;
 mod pid;
 pub mod process;
+pub mod readiness;
 pub mod suspend;
 #[cfg(all(test, unix))]
 mod test_support;

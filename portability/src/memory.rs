@@ -73,12 +73,7 @@ mod imp {
             .split_ascii_whitespace()
             .nth(1)
             .and_then(|f| f.parse().ok())
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("unexpected /proc/{pid}/statm format"),
-                )
-            })?;
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("unexpected /proc/{pid}/statm format")))?;
         Ok(pages.saturating_mul(page_size()?))
     }
 
@@ -86,22 +81,14 @@ mod imp {
         let pid = crate::pid::unix_pid(pid)?;
         let text = match std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
             Ok(text) => text,
-            Err(e)
-                if e.kind() == io::ErrorKind::NotFound
-                    && std::path::Path::new(&format!("/proc/{pid}")).exists() =>
-            {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && std::path::Path::new(&format!("/proc/{pid}")).exists() => {
                 std::fs::read_to_string(format!("/proc/{pid}/smaps"))?
             }
             Err(e) => return Err(e),
         };
         sum_pss_kib(&text)
             .map(|kib| kib.saturating_mul(1024))
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("no Pss figure for process {pid}"),
-                )
-            })
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("no Pss figure for process {pid}")))
     }
 
     /// Sum of the `Pss:` lines (in kB) of smaps or smaps_rollup text; None if there is none.
@@ -120,10 +107,7 @@ mod imp {
     fn page_size() -> io::Result<u64> {
         // SAFETY: sysconf has no preconditions.
         let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        u64::try_from(size)
-            .ok()
-            .filter(|&s| s > 0)
-            .ok_or_else(|| io::Error::other("sysconf(_SC_PAGESIZE) failed"))
+        u64::try_from(size).ok().filter(|&s| s > 0).ok_or_else(|| io::Error::other("sysconf(_SC_PAGESIZE) failed"))
     }
 
     pub fn limit_address_space(bytes: u64) -> io::Result<()> {
@@ -141,15 +125,7 @@ mod imp {
         let mut info: libc::proc_taskinfo = unsafe { std::mem::zeroed() };
         let size = std::mem::size_of::<libc::proc_taskinfo>() as libc::c_int;
         // SAFETY: the buffer is a proc_taskinfo of `size` bytes, what PROC_PIDTASKINFO fills.
-        let written = unsafe {
-            libc::proc_pidinfo(
-                pid,
-                libc::PROC_PIDTASKINFO,
-                0,
-                (&mut info as *mut libc::proc_taskinfo).cast(),
-                size,
-            )
-        };
+        let written = unsafe { libc::proc_pidinfo(pid, libc::PROC_PIDTASKINFO, 0, (&mut info as *mut libc::proc_taskinfo).cast(), size) };
         if written != size {
             return Err(io::Error::last_os_error());
         }
@@ -170,10 +146,7 @@ mod imp {
     use std::io;
 
     pub fn resident_bytes(_pid: u32) -> io::Result<u64> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "resident size is not implemented on this system",
-        ))
+        Err(io::Error::new(io::ErrorKind::Unsupported, "resident size is not implemented on this system"))
     }
 
     pub fn proportional_set_size(pid: u32) -> io::Result<u64> {
@@ -187,25 +160,15 @@ mod imp {
 
 #[cfg(unix)]
 fn unix_limit_address_space(bytes: u64) -> io::Result<()> {
-    let mut current = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: writes into `current`.
     if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut current) } != 0 {
         return Err(io::Error::last_os_error());
     }
     let wanted = libc::rlim_t::try_from(bytes).unwrap_or(libc::RLIM_INFINITY);
     // An unprivileged process may only lower its hard limit.
-    let limit = if current.rlim_max == libc::RLIM_INFINITY {
-        wanted
-    } else {
-        wanted.min(current.rlim_max)
-    };
-    let new = libc::rlimit {
-        rlim_cur: limit,
-        rlim_max: limit,
-    };
+    let limit = if current.rlim_max == libc::RLIM_INFINITY { wanted } else { wanted.min(current.rlim_max) };
+    let new = libc::rlimit { rlim_cur: limit, rlim_max: limit };
     // SAFETY: reads `new`.
     if unsafe { libc::setrlimit(libc::RLIMIT_AS, &new) } != 0 {
         return Err(io::Error::last_os_error());
@@ -226,18 +189,14 @@ mod imp {
     };
 
     pub fn resident_bytes(pid: u32) -> io::Result<u64> {
-        let process =
-            crate::pid::open_process(pid, PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ)?;
+        let process = crate::pid::open_process(pid, PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ)?;
         // SAFETY: PROCESS_MEMORY_COUNTERS is plain old data.
         let mut counters: PROCESS_MEMORY_COUNTERS = unsafe { std::mem::zeroed() };
         let size = std::mem::size_of::<PROCESS_MEMORY_COUNTERS>() as u32;
         counters.cb = size;
         // SAFETY: valid handle; `counters` is `size` bytes.
         // K32GetProcessMemoryInfo is the kernel32 export behind psapi's GetProcessMemoryInfo.
-        if unsafe {
-            K32GetProcessMemoryInfo(process.as_raw_handle() as HANDLE, &mut counters, size)
-        } == 0
-        {
+        if unsafe { K32GetProcessMemoryInfo(process.as_raw_handle() as HANDLE, &mut counters, size) } == 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(counters.WorkingSetSize as u64)
@@ -302,27 +261,16 @@ mod tests {
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
         limit_address_space(pages * page + (256 << 20)).unwrap();
         let mut small: Vec<u8> = Vec::new();
-        assert!(
-            small.try_reserve_exact(1 << 20).is_ok(),
-            "1 MiB refused under the limit"
-        );
+        assert!(small.try_reserve_exact(1 << 20).is_ok(), "1 MiB refused under the limit");
         let mut huge: Vec<u8> = Vec::new();
-        assert!(
-            huge.try_reserve_exact(1 << 30).is_err(),
-            "1 GiB allowed under a 256 MiB margin"
-        );
+        assert!(huge.try_reserve_exact(1 << 30).is_err(), "1 GiB allowed under a 256 MiB margin");
         println!("ADDRESS-SPACE-LIMIT-HELD");
     }
 
     #[test]
     fn address_space_limit_refuses_large_allocations() {
         let output = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "memory::tests::address_space_child",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["memory::tests::address_space_child", "--exact", "--nocapture", "--test-threads=1"])
             .env(AS_CHILD_VAR, "1")
             .output()
             .unwrap();

@@ -11,10 +11,7 @@ use std::io;
 pub(crate) fn unix_pid(pid: u32) -> io::Result<libc::pid_t> {
     match libc::pid_t::try_from(pid) {
         Ok(p) if p > 0 => Ok(p),
-        _ => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("process id {pid} is not a valid target"),
-        )),
+        _ => Err(io::Error::new(io::ErrorKind::InvalidInput, format!("process id {pid} is not a valid target"))),
     }
 }
 
@@ -24,10 +21,7 @@ pub(crate) fn open_process(pid: u32, access: u32) -> io::Result<std::os::windows
     use std::os::windows::io::{FromRawHandle, OwnedHandle};
     use windows_sys::Win32::System::Threading::OpenProcess;
     if pid == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "process id 0 is not a valid target",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "process id 0 is not a valid target"));
     }
     // SAFETY: plain Win32 call; a null result means failure and is checked.
     let handle = unsafe { OpenProcess(access, 0, pid) };
@@ -40,9 +34,7 @@ pub(crate) fn open_process(pid: u32, access: u32) -> io::Result<std::os::windows
 
 /// Converts a Win32 FILETIME-style (high, low) pair of 100 ns units to a Duration.
 #[cfg(windows)]
-pub(crate) fn filetime_to_duration(
-    ft: &windows_sys::Win32::Foundation::FILETIME,
-) -> std::time::Duration {
+pub(crate) fn filetime_to_duration(ft: &windows_sys::Win32::Foundation::FILETIME) -> std::time::Duration {
     let ticks = (u64::from(ft.dwHighDateTime) << 32) | u64::from(ft.dwLowDateTime);
     std::time::Duration::from_nanos(ticks.saturating_mul(100))
 }

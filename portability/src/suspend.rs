@@ -51,10 +51,7 @@ mod imp {
     use windows_sys::Win32::{
         Foundation::{HANDLE, INVALID_HANDLE_VALUE},
         System::{
-            Diagnostics::ToolHelp::{
-                CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD,
-                THREADENTRY32,
-            },
+            Diagnostics::ToolHelp::{CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32},
             Threading::{OpenThread, ResumeThread, SuspendThread, THREAD_SUSPEND_RESUME},
         },
     };
@@ -73,10 +70,7 @@ mod imp {
     /// Threads that end meanwhile are skipped; finding no thread at all is an error.
     fn for_each_thread(pid: u32, action: impl Fn(HANDLE) -> u32) -> io::Result<()> {
         if pid == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "process id 0 is not a valid target",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "process id 0 is not a valid target"));
         }
         // SAFETY: plain Win32 call; the result is checked. A thread snapshot always covers
         // the whole system, so the owner is filtered below.
@@ -91,8 +85,7 @@ mod imp {
         entry.dwSize = std::mem::size_of::<THREADENTRY32>() as u32;
         let mut found = 0usize;
         // SAFETY: `entry` is a properly sized THREADENTRY32.
-        let mut more =
-            unsafe { Thread32First(snapshot.as_raw_handle() as HANDLE, &mut entry) } != 0;
+        let mut more = unsafe { Thread32First(snapshot.as_raw_handle() as HANDLE, &mut entry) } != 0;
         while more {
             if entry.th32OwnerProcessID == pid {
                 // SAFETY: plain Win32 call; null means the thread is gone or inaccessible.
@@ -109,10 +102,7 @@ mod imp {
             more = unsafe { Thread32Next(snapshot.as_raw_handle() as HANDLE, &mut entry) } != 0;
         }
         if found == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("no thread of process {pid} could be reached"),
-            ));
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no thread of process {pid} could be reached")));
         }
         Ok(())
     }
@@ -122,10 +112,7 @@ mod imp {
 mod tests {
     use super::*;
     use crate::cpu::process_cpu_time;
-    use std::{
-        thread::sleep,
-        time::Duration,
-    };
+    use std::{thread::sleep, time::Duration};
 
     use crate::test_support::proc_state as state;
 
@@ -147,10 +134,7 @@ mod tests {
             sleep(Duration::from_millis(250));
             assert_ne!(state(pid), 'T', "still stopped after resume");
             let resumed = process_cpu_time(pid).unwrap();
-            assert!(
-                resumed >= still + Duration::from_millis(50),
-                "CPU time after resume: {still:?} -> {resumed:?}"
-            );
+            assert!(resumed >= still + Duration::from_millis(50), "CPU time after resume: {still:?} -> {resumed:?}");
         });
         let _ = child.kill();
         let _ = child.wait();
@@ -162,17 +146,8 @@ mod tests {
     #[test]
     fn refuses_pids_that_would_signal_groups() {
         // 0 would stop our own process group and u32::MAX (-1 as pid_t) everything we own.
-        assert_eq!(
-            suspend(0).unwrap_err().kind(),
-            std::io::ErrorKind::InvalidInput
-        );
-        assert_eq!(
-            suspend(u32::MAX).unwrap_err().kind(),
-            std::io::ErrorKind::InvalidInput
-        );
-        assert_eq!(
-            resume(0).unwrap_err().kind(),
-            std::io::ErrorKind::InvalidInput
-        );
+        assert_eq!(suspend(0).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(suspend(u32::MAX).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(resume(0).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
     }
 }

@@ -34,10 +34,7 @@ impl std::fmt::Write for StackText {
 }
 
 fn on_exceeded(limit: usize) -> ! {
-    let mut text = StackText {
-        bytes: [0; 128],
-        len: 0,
-    };
+    let mut text = StackText { bytes: [0; 128], len: 0 };
     let _ = writeln!(text, "allocator-test: limit {limit} exceeded");
     write_stderr_raw(&text.bytes[..text.len]);
     exit_now(4)
@@ -78,10 +75,7 @@ fn child_entry() {
             ALLOCATOR.start_counting(4 * MIB, on_exceeded);
             drop(early);
             let live = ALLOCATOR.live_bytes();
-            assert!(
-                live < MIB,
-                "live bytes after freeing uncounted memory: {live}"
-            );
+            assert!(live < MIB, "live bytes after freeing uncounted memory: {live}");
             // A wrapped unsigned count would refuse this.
             let small = std::hint::black_box(vec![1u8; MIB]);
             assert!(ALLOCATOR.live_bytes() < 2 * MIB);
@@ -101,37 +95,20 @@ fn run_child(scenario: &str) -> (Option<i32>, String, String) {
         .env(CHILD_VAR, scenario)
         .output()
         .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
 fn assert_refused(scenario: &str) {
     let (code, stdout, stderr) = run_child(scenario);
-    assert_eq!(
-        code,
-        Some(4),
-        "{scenario}: status {code:?}\nstdout: {stdout}\nstderr: {stderr}"
-    );
-    assert!(
-        stderr.contains("allocator-test: limit 16777216 exceeded\n"),
-        "{scenario}: stderr: {stderr}"
-    );
-    assert!(
-        !stdout.contains("SURVIVED"),
-        "{scenario}: the refused allocation was performed"
-    );
+    assert_eq!(code, Some(4), "{scenario}: status {code:?}\nstdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("allocator-test: limit 16777216 exceeded\n"), "{scenario}: stderr: {stderr}");
+    assert!(!stdout.contains("SURVIVED"), "{scenario}: the refused allocation was performed");
 }
 
 #[test]
 fn single_large_allocation_is_refused() {
     assert_refused("single");
-    assert!(
-        run_child("single").1.contains("SMALL-OK"),
-        "allocations under the limit must work"
-    );
+    assert!(run_child("single").1.contains("SMALL-OK"), "allocations under the limit must work");
 }
 
 #[test]
@@ -167,21 +144,12 @@ fn counts_live_and_peak_bytes_once_armed() {
     let mut grown: Vec<u8> = Vec::with_capacity(MIB);
     grown.reserve_exact(8 * MIB);
     let with_growth = ALLOCATOR.live_bytes();
-    assert!(
-        with_growth >= with_block + 7 * MIB,
-        "{with_block} -> {with_growth} after growing by 8 MiB"
-    );
+    assert!(with_growth >= with_block + 7 * MIB, "{with_block} -> {with_growth} after growing by 8 MiB");
 
     grown.shrink_to(0);
     drop(grown);
     drop(block);
     let after = ALLOCATOR.live_bytes();
-    assert!(
-        after + 11 * MIB <= with_growth,
-        "{with_growth} -> {after} after freeing 12 MiB"
-    );
-    assert!(
-        ALLOCATOR.peak_bytes() >= with_growth,
-        "peak below a value seen"
-    );
+    assert!(after + 11 * MIB <= with_growth, "{with_growth} -> {after} after freeing 12 MiB");
+    assert!(ALLOCATOR.peak_bytes() >= with_growth, "peak below a value seen");
 }

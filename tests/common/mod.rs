@@ -77,10 +77,8 @@ pub fn run_program(source: &str) -> Run {
 /// the lines for the resources they set.
 pub fn restrictions_with(changes: &str) -> String {
     let default = repy_in(Path::new("."), &["restrictions", "show", "default"]).stdout;
-    let changed: Vec<&str> = changes
-        .lines()
-        .filter_map(|l| l.strip_prefix("resource ").and_then(|r| r.split_whitespace().next()))
-        .collect();
+    let changed: Vec<&str> =
+        changes.lines().filter_map(|l| l.strip_prefix("resource ").and_then(|r| r.split_whitespace().next())).collect();
     let mut text: String = default
         .lines()
         .filter(|l| {

@@ -114,7 +114,9 @@ pub fn getmyip(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResu
     rt.check_call(vm, "getmyip", &bound)?;
     match rt.net.addresses.my_ip() {
         Some(ip) => Ok(vm.ctx.new_str(ip.to_string()).into()),
-        None => Err(rt.error(vm, RepyErrorKind::InternetConnectivity, "getmyip: no route to the Internet: cannot tell this host's address")),
+        None => {
+            Err(rt.error(vm, RepyErrorKind::InternetConnectivity, "getmyip: no route to the Internet: cannot tell this host's address"))
+        }
     }
 }
 
@@ -131,10 +133,7 @@ pub fn gethostbyname_ex(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) 
         return Err(rt.error(vm, RepyErrorKind::NetworkAddress, format!("gethostbyname_ex: cannot resolve '{name}'")));
     };
     let ips = ips.iter().map(|ip| vm.ctx.new_str(ip.to_string()).into()).collect();
-    Ok(vm
-        .ctx
-        .new_tuple(vec![vm.ctx.new_str(canonical).into(), vm.ctx.new_list(vec![]).into(), vm.ctx.new_list(ips).into()])
-        .into())
+    Ok(vm.ctx.new_tuple(vec![vm.ctx.new_str(canonical).into(), vm.ctx.new_list(vec![]).into(), vm.ctx.new_list(ips).into()]).into())
 }
 
 /// The canonical name and IPv4 addresses of `name` (a dotted quad answers itself).
@@ -145,12 +144,7 @@ fn lookup(name: &str) -> Option<(String, Vec<Ipv4Addr>)> {
     if name.is_empty() || name.len() > 253 || name.contains('\0') {
         return None;
     }
-    let hints = dns_lookup::AddrInfoHints {
-        flags: libc::AI_CANONNAME,
-        address: libc::AF_INET,
-        socktype: libc::SOCK_STREAM,
-        protocol: 0,
-    };
+    let hints = dns_lookup::AddrInfoHints { flags: libc::AI_CANONNAME, address: libc::AF_INET, socktype: libc::SOCK_STREAM, protocol: 0 };
     let mut canonical = None;
     let mut ips = Vec::new();
     for info in dns_lookup::getaddrinfo(Some(name), None, Some(hints)).ok()?.flatten() {

@@ -49,8 +49,7 @@ pub fn port(rt: &Runtime, vm: &VirtualMachine, function: &str, param: &str, valu
 /// An IPv4 address written as a dotted quad.
 pub fn ip(rt: &Runtime, vm: &VirtualMachine, function: &str, param: &str, value: &PyObjectRef) -> PyResult<Ipv4Addr> {
     let text = exact_str(value, vm).ok_or_else(|| rt.arg_error(vm, format!("{function}: {param} must be a str")))?;
-    text.parse()
-        .map_err(|_| rt.arg_error(vm, format!("{function}: {param} '{text}' is not an IPv4 address")))
+    text.parse().map_err(|_| rt.arg_error(vm, format!("{function}: {param} '{text}' is not an IPv4 address")))
 }
 
 /// Refuses a local port the vessel does not have (restrictions.md §4.7).
@@ -117,7 +116,13 @@ pub fn local_end(rt: &Runtime, vm: &VirtualMachine, bound: &Bound, index: usize)
 }
 
 /// The destination `host`:`port`, resolving a host name to its first IPv4 address.
-pub fn destination(rt: &Runtime, vm: &VirtualMachine, function: &str, host: &PyObjectRef, port_value: &PyObjectRef) -> PyResult<SocketAddrV4> {
+pub fn destination(
+    rt: &Runtime,
+    vm: &VirtualMachine,
+    function: &str,
+    host: &PyObjectRef,
+    port_value: &PyObjectRef,
+) -> PyResult<SocketAddrV4> {
     let name = exact_str(host, vm).ok_or_else(|| rt.arg_error(vm, format!("{function}: desthost must be a str")))?;
     let port_number = port(rt, vm, function, "destport", port_value)?;
     let resolved = resolve(&name);

@@ -83,7 +83,12 @@ impl Listener {
     /// Runs the registered function on a new sandbox thread with the arguments `make_args`
     /// builds there (the last is this registration's handle). The caller holds the event
     /// the callback runs under; the callback gives it back when it returns.
-    pub fn dispatch(&self, rt: &Arc<Runtime>, vm: &VirtualMachine, make_args: impl FnOnce(&VirtualMachine, PyObjectRef) -> Vec<PyObjectRef> + Send + 'static) {
+    pub fn dispatch(
+        &self,
+        rt: &Arc<Runtime>,
+        vm: &VirtualMachine,
+        make_args: impl FnOnce(&VirtualMachine, PyObjectRef) -> Vec<PyObjectRef> + Send + 'static,
+    ) {
         rt.spawn(vm, ThreadKind::Comm, self.callback(rt, make_args));
     }
 

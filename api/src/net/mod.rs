@@ -72,14 +72,10 @@ impl Network {
 impl Runtime {
     /// The I/O runtime, started on first use so programs without networking pay nothing.
     pub fn io(&self) -> &tokio::runtime::Runtime {
-        let io = self.net.io.get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("repy-io")
-                .enable_all()
-                .build()
-                .ok()
-        });
+        let io = self
+            .net
+            .io
+            .get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("repy-io").enable_all().build().ok());
         match io {
             Some(io) => io,
             None => self.terminate(status::RESOURCE, "ThreadErr: the host refused the network I/O thread"),

@@ -118,7 +118,9 @@ impl Connection {
         match failure {
             Failure::ClosedLocal => self.closed_error(vm, RepyErrorKind::SocketClosedLocal),
             Failure::ClosedRemote => self.closed_error(vm, RepyErrorKind::SocketClosedRemote),
-            Failure::Other(e) => self.rt.error(vm, RepyErrorKind::Network, format!("{method}: connection with {}: {}", self.remote, e.kind())),
+            Failure::Other(e) => {
+                self.rt.error(vm, RepyErrorKind::Network, format!("{method}: connection with {}: {}", self.remote, e.kind()))
+            }
         }
     }
 
@@ -224,9 +226,10 @@ impl RepySocket {
         let stream = conn.open_stream(vm)?;
         let mut probe = [MaybeUninit::<u8>::uninit(); 1];
         let recv_blocks = matches!(socket2::SockRef::from(&*stream).peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        let send_blocks = conn.rt.io().block_on(async {
-            tokio::time::timeout(Duration::ZERO, stream.ready(tokio::io::Interest::WRITABLE)).await.is_err()
-        });
+        let send_blocks = conn
+            .rt
+            .io()
+            .block_on(async { tokio::time::timeout(Duration::ZERO, stream.ready(tokio::io::Interest::WRITABLE)).await.is_err() });
         Ok(vm.ctx.new_tuple(vec![vm.ctx.new_bool(recv_blocks).into(), vm.ctx.new_bool(send_blocks).into()]).into())
     }
 }

@@ -7,7 +7,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use repy_interpreter::{exceptions::RepyErrorKind, values::{exact_str, number}};
+use repy_interpreter::{
+    exceptions::RepyErrorKind,
+    values::{exact_str, number},
+};
 use repy_policy::Resource;
 use rustpython_vm::{builtins::PyBaseExceptionRef, function::FuncArgs, PyPayload, PyResult, VirtualMachine};
 use tokio::net::{TcpSocket, TcpStream};
@@ -64,12 +67,18 @@ pub fn openconn(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyRes
 /// Checks the tuple, waits for the traffic resources, connects and charges the set-up.
 fn connect_charged(rt: &Arc<Runtime>, vm: &VirtualMachine, local: SocketAddrV4, dest: SocketAddrV4, timeout: f64) -> PyResult<TcpStream> {
     if local.port() != 0 && rt.tuple_in_use(local, dest) {
-        return Err(rt.error(vm, RepyErrorKind::DuplicateTuple, format!("openconn: Duplicate connection tuple (local {local}, remote {dest})")));
+        return Err(rt.error(
+            vm,
+            RepyErrorKind::DuplicateTuple,
+            format!("openconn: Duplicate connection tuple (local {local}, remote {dest})"),
+        ));
     }
     let traffic = Traffic::with(*dest.ip());
     rt.wait_traffic(vm, "openconn", traffic)?;
     let deadline = Instant::now() + crate::timer::seconds(timeout);
-    let stream = vm.allow_threads(|| rt.io().block_on(connect(local, dest, deadline))).map_err(|e| connect_error(rt, vm, local, dest, timeout, e))?;
+    let stream = vm
+        .allow_threads(|| rt.io().block_on(connect(local, dest, deadline)))
+        .map_err(|e| connect_error(rt, vm, local, dest, timeout, e))?;
     rt.charge_traffic(vm, "openconn", traffic, OPENED.0, OPENED.1)?;
     Ok(stream)
 }
@@ -101,7 +110,9 @@ async fn connect(local: SocketAddrV4, dest: SocketAddrV4, deadline: Instant) -> 
         };
         match outcome {
             Err(ConnectError::Bind(e) | ConnectError::Connect(e))
-                if named_port && matches!(e.kind(), io::ErrorKind::AddrInUse | io::ErrorKind::AddrNotAvailable) && Instant::now() + RETRY_PAUSE < deadline =>
+                if named_port
+                    && matches!(e.kind(), io::ErrorKind::AddrInUse | io::ErrorKind::AddrNotAvailable)
+                    && Instant::now() + RETRY_PAUSE < deadline =>
             {
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
@@ -110,11 +121,22 @@ async fn connect(local: SocketAddrV4, dest: SocketAddrV4, deadline: Instant) -> 
     }
 }
 
-fn connect_error(rt: &Runtime, vm: &VirtualMachine, local: SocketAddrV4, dest: SocketAddrV4, timeout: f64, e: ConnectError) -> PyBaseExceptionRef {
+fn connect_error(
+    rt: &Runtime,
+    vm: &VirtualMachine,
+    local: SocketAddrV4,
+    dest: SocketAddrV4,
+    timeout: f64,
+    e: ConnectError,
+) -> PyBaseExceptionRef {
     use io::ErrorKind as K;
     match e {
-        ConnectError::TimedOut => rt.error(vm, RepyErrorKind::Timeout, format!("openconn: connection to {dest} timed out after {timeout} s")),
-        ConnectError::Bind(e) => rt.error(vm, RepyErrorKind::AddressBinding, format!("openconn: cannot bind local address {local}: {}", e.kind())),
+        ConnectError::TimedOut => {
+            rt.error(vm, RepyErrorKind::Timeout, format!("openconn: connection to {dest} timed out after {timeout} s"))
+        }
+        ConnectError::Bind(e) => {
+            rt.error(vm, RepyErrorKind::AddressBinding, format!("openconn: cannot bind local address {local}: {}", e.kind()))
+        }
         ConnectError::Connect(e) => match e.kind() {
             K::ConnectionRefused | K::ConnectionReset => {
                 rt.error(vm, RepyErrorKind::ConnectionRefused, format!("openconn: connection to {dest} refused"))
@@ -193,7 +215,10 @@ fn serve(_serving: Serving, vm: &VirtualMachine, rt: &Arc<Runtime>, listener: Ar
         };
         let remote = connection.remote();
         let traffic = Traffic::with(*remote.ip());
-        let charged = rt.nanny.charge_after(traffic.send_resource(), ACCEPTED.0 as f64).and_then(|_| rt.nanny.charge_after(traffic.recv_resource(), ACCEPTED.1 as f64));
+        let charged = rt
+            .nanny
+            .charge_after(traffic.send_resource(), ACCEPTED.0 as f64)
+            .and_then(|_| rt.nanny.charge_after(traffic.recv_resource(), ACCEPTED.1 as f64));
         if charged.is_err() {
             // A traffic limit of 0: this vessel cannot take connections from that peer.
             drop(connection);

@@ -7,7 +7,10 @@ use std::{
     time::Duration,
 };
 
-use repy_interpreter::{exceptions::RepyErrorKind, values::{byte_str, exact_str}};
+use repy_interpreter::{
+    exceptions::RepyErrorKind,
+    values::{byte_str, exact_str},
+};
 use repy_policy::Resource;
 use rustpython_vm::{function::FuncArgs, PyResult, VirtualMachine};
 use tokio_util::sync::CancellationToken;
@@ -138,12 +141,7 @@ impl UdpServer {
             let _ = rt.nanny.charge_after(Traffic::with(*from.ip()).recv_resource(), (HEADER + length) as f64);
             let message = self.buffer[..length].to_vec();
             let call = self.listener.callback(rt, move |vm, handle| {
-                vec![
-                    vm.ctx.new_str(from.ip().to_string()).into(),
-                    vm.ctx.new_int(from.port()).into(),
-                    byte_str(vm, &message),
-                    handle,
-                ]
+                vec![vm.ctx.new_str(from.ip().to_string()).into(), vm.ctx.new_int(from.port()).into(), byte_str(vm, &message), handle]
             });
             let next_rt = rt.clone();
             rt.run_host_job(vm, ThreadKind::Comm, Box::new(move |vm| self.serve(vm, &next_rt)));

@@ -67,8 +67,7 @@ impl CountingAllocator {
     /// Calling it again re-arms with the new limit and starts again from zero.
     pub fn start_counting(&self, limit: usize, on_exceeded: fn(usize) -> !) {
         self.limit.store(limit, Ordering::Relaxed);
-        self.on_exceeded
-            .store(on_exceeded as *mut (), Ordering::Relaxed);
+        self.on_exceeded.store(on_exceeded as *mut (), Ordering::Relaxed);
         self.live.store(0, Ordering::Relaxed);
         self.peak.store(0, Ordering::Relaxed);
         // Publishes the three stores above to any thread that sees `armed`.
@@ -98,10 +97,7 @@ impl CountingAllocator {
         }
         // Layout sizes never exceed isize::MAX.
         let delta = size as isize;
-        let after = self
-            .live
-            .fetch_add(delta, Ordering::Relaxed)
-            .wrapping_add(delta);
+        let after = self.live.fetch_add(delta, Ordering::Relaxed).wrapping_add(delta);
         let limit = self.limit.load(Ordering::Relaxed);
         if after > 0 && after as usize > limit {
             self.live.fetch_sub(delta, Ordering::Relaxed);
@@ -121,8 +117,7 @@ impl CountingAllocator {
             std::process::abort();
         }
         // SAFETY: the only non-null value ever stored is a `fn(usize) -> !`.
-        let handler: fn(usize) -> ! =
-            unsafe { std::mem::transmute::<*mut (), fn(usize) -> !>(handler) };
+        let handler: fn(usize) -> ! = unsafe { std::mem::transmute::<*mut (), fn(usize) -> !>(handler) };
         handler(limit)
     }
 
