@@ -2,10 +2,8 @@
 
 use std::path::Path;
 
+use repy_contract::status::ExitStatus;
 use repy_interpreter::check::{check_program, format_violations};
-
-/// Exit status of a refused program (cli.md).
-pub const UNSAFE: u8 = 3;
 
 /// Reads and checks one program; Ok(source) if it is safe, else the status to exit with
 /// (messages already printed).
@@ -13,7 +11,7 @@ pub fn checked_source(path: &Path) -> Result<String, u8> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
         eprintln!("repy: cannot read program '{name}': {e}");
-        2
+        u8::from(ExitStatus::Usage)
     })?;
     checked_bytes(&name, &bytes)
 }
@@ -22,7 +20,7 @@ pub fn checked_source(path: &Path) -> Result<String, u8> {
 pub fn checked_bytes(name: &str, bytes: &[u8]) -> Result<String, u8> {
     check_program(bytes).map_err(|violations| {
         format_violations(name, &violations).iter().for_each(|l| eprintln!("{l}"));
-        UNSAFE
+        ExitStatus::CodeSafety.into()
     })
 }
 

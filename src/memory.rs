@@ -2,6 +2,7 @@
 //! through a counting allocator; once the program is about to start, an allocation that
 //! would take the live heap over `memory` is refused and the vessel ends with status 4.
 
+use repy_contract::termination::{self, StackLine, Termination};
 use repy_portability::memory::CountingAllocator;
 
 #[global_allocator]
@@ -18,33 +19,13 @@ pub fn usage_figures() -> (u64, u64) {
     (ALLOCATOR.peak_bytes() as u64, cpu.as_micros() as u64)
 }
 
-/// Called instead of an allocation that would cross the limit. It must not allocate: it
-/// formats into a stack buffer and ends the process at once.
+/// Called instead of an allocation that would cross the limit. It must not allocate: the
+/// report and the message are formatted on the stack, and the process ends at once.
 fn memory_exceeded(limit: usize) -> ! {
-    let mut buffer = [0u8; 128];
-    let mut len = 0;
-    let mut push = |bytes: &[u8]| {
-        for &b in bytes {
-            if len < buffer.len() {
-                buffer[len] = b;
-                len += 1;
-            }
-        }
-    };
-    push(b"repy: terminated: memory limit exceeded (limit ");
-    let mut digits = [0u8; 20];
-    let mut n = limit;
-    let mut count = 0;
-    loop {
-        digits[19 - count] = b'0' + (n % 10) as u8;
-        count += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    push(&digits[20 - count..]);
-    push(b" bytes)\n");
-    repy_portability::process::write_stderr_raw(&buffer[..len]);
-    repy_portability::process::exit_now(4)
+    let termination = Termination::MemoryLimit { limit: limit as u64 };
+    termination::report(&termination);
+    let mut message = StackLine::<128>::new();
+    let _ = termination.message(&mut message);
+    repy_portability::process::write_stderr_raw(message.as_bytes());
+    repy_portability::process::exit_now(Termination::STATUS.code())
 }

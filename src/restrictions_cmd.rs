@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use repy_contract::status::ExitStatus;
 use repy_policy::{builtin_profile, builtin_profile_names, Restrictions};
 
 #[derive(Subcommand)]
@@ -18,18 +19,18 @@ pub fn run(action: Action) -> u8 {
         Action::Show { name } => match builtin_profile(&name) {
             Some(text) => {
                 print!("{text}");
-                0
+                ExitStatus::Ok.into()
             }
             None => {
                 eprintln!("repy: no built-in restrictions profile '{name}' (available: {})", builtin_profile_names().join(", "));
-                2
+                ExitStatus::Usage.into()
             }
         },
         Action::Check { file } => match load(&file) {
-            Ok(_) => 0,
+            Ok(_) => ExitStatus::Ok.into(),
             Err(lines) => {
                 lines.iter().for_each(|l| eprintln!("{l}"));
-                2
+                ExitStatus::Usage.into()
             }
         },
     }

@@ -8,6 +8,10 @@ use repy_api::{
     lifecycle::{self, Program},
     net::{LocalAddresses, LocalPreference},
 };
+use repy_contract::{
+    status::ExitStatus,
+    termination::{self, Termination},
+};
 use repy_policy::Resource;
 
 use crate::{check_cmd::checked_source, restrictions_cmd, supervisor};
@@ -49,13 +53,17 @@ pub fn run(args: RunArgs) -> u8 {
     let started = Instant::now();
     // Before the check thread, the fork and the interpreter's threads.
     repy_portability::memory::use_one_heap();
+    if let Err(e) = termination::open_report() {
+        eprintln!("repy: {e}");
+        return ExitStatus::Usage.into();
+    }
     let restrictions = match &args.restrictions {
         None => repy_policy::parse(repy_policy::DEFAULT_PROFILE).expect("the built-in profile is valid"),
         Some(path) => match restrictions_cmd::load(path) {
             Ok(r) => r,
             Err(lines) => {
                 lines.iter().for_each(|l| eprintln!("{l}"));
-                return 2;
+                return ExitStatus::Usage.into();
             }
         },
     };
@@ -72,11 +80,11 @@ pub fn run(args: RunArgs) -> u8 {
         let vessel_dir = args.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
         if !vessel_dir.is_dir() {
             eprintln!("repy: cannot use vessel directory '{}': not a directory", vessel_dir.display());
-            return 2;
+            return ExitStatus::Usage.into();
         }
-        if let Some(message) = supervisor::disk_over_limit(&vessel_dir, &restrictions) {
-            eprintln!("{message}");
-            return 4;
+        if let Some(termination) = supervisor::disk_over_limit(&vessel_dir, &restrictions) {
+            termination.announce();
+            return Termination::STATUS.into();
         }
         match supervisor::start_worker(&source) {
             Ok(supervisor::Started::Supervisor(worker)) => return supervisor::supervise(worker, &vessel_dir, &restrictions),
@@ -90,7 +98,7 @@ pub fn run(args: RunArgs) -> u8 {
     if let Some(dir) = &args.cwd {
         if let Err(e) = std::env::set_current_dir(dir) {
             eprintln!("repy: cannot use vessel directory '{}': {e}", dir.display());
-            return 2;
+            return ExitStatus::Usage.into();
         }
     }
     let memory_limit = restrictions.value(Resource::Memory).whole_units();
@@ -124,7 +132,7 @@ fn read_handed_source(program: &std::path::Path) -> Result<String, u8> {
     let mut bytes = Vec::new();
     if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
         eprintln!("repy: internal error: cannot receive the program from the supervisor: {e}");
-        return Err(2);
+        return Err(ExitStatus::Usage.into());
     }
     crate::check_cmd::checked_bytes(&program.display().to_string(), &bytes)
 }

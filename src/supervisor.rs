@@ -10,11 +10,15 @@ use std::{
     time::{Duration, Instant},
 };
 
+use repy_contract::{
+    disk::vessel_disk_usage,
+    status::{reported_code, ExitStatus as Status},
+    termination::Termination,
+};
 use repy_policy::{Resource, Restrictions};
 use repy_portability::{
     child::{configure_child, signal_process, Signal},
     cpu::process_cpu_time,
-    disk::vessel_disk_usage,
     suspend::{resume, suspend},
 };
 
@@ -32,14 +36,11 @@ const CPU_SAMPLE: Duration = Duration::from_millis(100);
 /// How often the vessel directory is rescanned (§4.4).
 const DISK_SCAN: Duration = Duration::from_millis(500);
 
-/// Exit status for a vessel ended for resource exhaustion.
-const RESOURCE_STATUS: u8 = 4;
-
-/// The message of restrictions.md §4.4, or None while within the limit.
-pub fn disk_over_limit(dir: &Path, restrictions: &Restrictions) -> Option<String> {
+/// The termination of restrictions.md §4.4, or None while within the limit.
+pub fn disk_over_limit(dir: &Path, restrictions: &Restrictions) -> Option<Termination> {
     let limit = restrictions.value(Resource::Diskused).whole_units();
     let used = vessel_disk_usage(dir).ok()?;
-    (used > limit).then(|| format!("repy: terminated: disk limit exceeded (used {used} bytes, limit {limit} bytes)"))
+    (used > limit).then_some(Termination::DiskLimit { used, limit })
 }
 
 /// What this process is after [`start_worker`].
@@ -79,7 +80,7 @@ pub fn start_worker(source: &str) -> Result<Started, u8> {
 fn spawn_worker(source: &str) -> Result<Worker, u8> {
     let exe = std::env::current_exe().map_err(|e| {
         eprintln!("repy: cannot find the repy executable: {e}");
-        2
+        u8::from(Status::Usage)
     })?;
     let mut worker = Command::new(exe);
     worker.args(std::env::args_os().skip(1));
@@ -97,8 +98,8 @@ fn spawn_worker(source: &str) -> Result<Worker, u8> {
 }
 
 fn cannot_start(e: io::Error) -> u8 {
-    eprintln!("repy: terminated: ThreadErr: cannot start the worker process ({e})");
-    RESOURCE_STATUS
+    Termination::ThreadErr { detail: format!("cannot start the worker process ({e})") }.announce();
+    Termination::STATUS.into()
 }
 
 /// A thread waits for the worker's end, so it is seen at once rather than at the next tick.
@@ -122,11 +123,11 @@ pub fn supervise(worker: Worker, vessel_dir: &Path, restrictions: &Restrictions)
             Err(RecvTimeoutError::Timeout) => {}
             Ok(Err(e)) => {
                 eprintln!("repy: internal error: cannot wait for the worker: {e}");
-                return 1;
+                return Status::Uncaught.into();
             }
             Err(RecvTimeoutError::Disconnected) => {
                 eprintln!("repy: internal error: lost track of the worker");
-                return 1;
+                return Status::Uncaught.into();
             }
         }
         if let Ok(cpu) = process_cpu_time(pid) {
@@ -140,11 +141,11 @@ pub fn supervise(worker: Worker, vessel_dir: &Path, restrictions: &Restrictions)
         }
         if last_scan.elapsed() >= DISK_SCAN {
             last_scan = Instant::now();
-            if let Some(message) = disk_over_limit(vessel_dir, restrictions) {
+            if let Some(termination) = disk_over_limit(vessel_dir, restrictions) {
                 let _ = signal_process(pid, Signal::Kill);
                 let _ = ended.recv();
-                eprintln!("{message}");
-                return RESOURCE_STATUS;
+                termination.announce();
+                return Termination::STATUS.into();
             }
         }
     }
@@ -152,17 +153,7 @@ pub fn supervise(worker: Worker, vessel_dir: &Path, restrictions: &Restrictions)
 
 /// The status `repy run` reports for the worker's end: its own code, or 128 + signal.
 fn exit_status(status: ExitStatus) -> u8 {
-    if let Some(code) = status.code() {
-        return u8::try_from(code).unwrap_or(1);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return u8::try_from(128 + signal).unwrap_or(255);
-        }
-    }
-    1
+    reported_code(status).and_then(|code| u8::try_from(code).ok()).unwrap_or(Status::Uncaught.into())
 }
 
 /// The CPU rule of §4.2: with `c` CPU seconds used since the last sample and `e` wall

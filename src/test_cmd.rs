@@ -43,6 +43,7 @@ use std::{
 };
 
 use clap::Args;
+use repy_contract::status::ExitStatus;
 use repy_portability::child::{configure_child, signal_group, Signal};
 
 /// At most this many bytes of each stream are kept per test.
@@ -88,7 +89,7 @@ pub fn run(args: TestArgs) -> u8 {
             Ok(found) => tests.extend(found),
             Err(e) => {
                 eprintln!("repy: {e}");
-                return 2;
+                return ExitStatus::Usage.into();
             }
         }
     }
@@ -96,7 +97,7 @@ pub fn run(args: TestArgs) -> u8 {
         Ok(exe) => exe,
         Err(e) => {
             eprintln!("repy: cannot find the repy executable: {e}");
-            return 2;
+            return ExitStatus::Usage.into();
         }
     };
     if tests.is_empty() {
@@ -358,17 +359,7 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
 }
 
 fn status_code(status: std::process::ExitStatus) -> i32 {
-    if let Some(code) = status.code() {
-        return code;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return 128 + signal;
-        }
-    }
-    -1
+    repy_contract::status::reported_code(status).unwrap_or(-1)
 }
 
 /// PASS or FAIL with the reasons and the output that differs.

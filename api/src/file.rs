@@ -11,6 +11,7 @@ use std::{
 };
 
 use parking_lot::Mutex;
+use repy_contract::{disk, file_name, termination::Termination};
 use repy_interpreter::{
     exceptions::RepyErrorKind,
     values::{byte_data, byte_str, exact_int, exact_str, is_exact},
@@ -27,29 +28,13 @@ use rustpython_vm::{
 
 use crate::{args::bind, runtime::Runtime};
 
-/// Disk charged per file on top of its size (restrictions.md §4.4).
-const PER_FILE: u64 = 4096;
-
 /// Names of the files currently open (a file may be open only once).
 #[derive(Default)]
 pub struct OpenFiles(Mutex<HashSet<String>>);
 
-/// Why a file name is not a Repy file name, if it is not.
-pub fn file_name_problem(name: &str) -> Option<String> {
-    if name.is_empty() || name.chars().count() > 120 {
-        return Some(format!("file name '{name}' must be 1 to 120 characters"));
-    }
-    if name.starts_with('.') {
-        return Some(format!("file name '{name}' starts with '.'"));
-    }
-    name.chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
-        .map(|c| format!("file name '{name}' contains {c:?} (allowed: a-z 0-9 . _ -)"))
-}
-
 fn file_name(rt: &Runtime, vm: &VirtualMachine, function: &str, value: &PyObjectRef) -> PyResult<String> {
     let name = exact_str(value, vm).ok_or_else(|| rt.arg_error(vm, format!("{function}: filename must be a str")))?;
-    match file_name_problem(&name) {
+    match file_name::problem(&name) {
         Some(problem) => Err(rt.arg_error(vm, format!("{function}: {problem}"))),
         None => Ok(name),
     }
@@ -61,7 +46,7 @@ fn is_regular_file(name: &str) -> bool {
 }
 
 fn disk_used() -> u64 {
-    std::env::current_dir().ok().and_then(|d| repy_portability::disk::vessel_disk_usage(&d).ok()).unwrap_or(0)
+    std::env::current_dir().ok().and_then(|d| disk::vessel_disk_usage(&d).ok()).unwrap_or(0)
 }
 
 /// Ends the vessel if growing the directory by `growth` bytes would exceed `diskused`.
@@ -72,7 +57,7 @@ fn check_disk_growth(rt: &Runtime, growth: u64) {
     let limit = rt.restrictions.value(Resource::Diskused).whole_units();
     let used = disk_used();
     if used + growth > limit {
-        rt.terminate(4, &format!("disk limit exceeded (used {} bytes, limit {limit} bytes)", used + growth));
+        rt.terminate(Termination::DiskLimit { used: used + growth, limit });
     }
 }
 
@@ -135,7 +120,7 @@ pub fn open(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult 
         return Err(exhausted);
     }
     if will_create {
-        check_disk_growth(rt, PER_FILE);
+        check_disk_growth(rt, disk::PER_FILE_OVERHEAD);
     }
     match open_options(create, truncate, writable).open(&name) {
         Ok(mut file) => {
@@ -162,7 +147,7 @@ pub fn listdir(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResu
                 .filter_map(Result::ok)
                 .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
                 .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| file_name_problem(n).is_none())
+                .filter(|n| file_name::is_valid(n))
                 .collect()
         })
         .unwrap_or_default();
@@ -460,21 +445,5 @@ impl IterNext for FileObject {
             Some(line) => PyIterReturn::Return(line),
             None => PyIterReturn::StopIteration(None),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::file_name_problem;
-
-    #[test]
-    fn file_names_follow_the_spec() {
-        for good in ["data.txt", "a", "x-1_2.py", &"a".repeat(120)] {
-            assert_eq!(file_name_problem(good), None, "{good}");
-        }
-        for bad in ["", ".hidden", "a/b", "..", "A.txt", "sp ace", "é", &"a".repeat(121), "a\\b"] {
-            assert!(file_name_problem(bad).is_some(), "{bad}");
-        }
-        assert_eq!(file_name_problem("a/b").unwrap(), "file name 'a/b' contains '/' (allowed: a-z 0-9 . _ -)");
     }
 }

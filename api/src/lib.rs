@@ -7,7 +7,6 @@ pub mod args;
 pub mod file;
 pub mod lifecycle;
 pub mod lock;
-pub mod logfile;
 pub mod misc;
 pub mod namespace;
 pub mod net;

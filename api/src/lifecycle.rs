@@ -3,15 +3,15 @@
 
 use std::{path::PathBuf, sync::Arc, time::Instant};
 
+use repy_contract::{log::CircularLog, status::ExitStatus, termination::Termination};
 use repy_interpreter::{program, sandbox};
 use repy_policy::{Resource, Restrictions};
 use rustpython_vm::{builtins::PyDictRef, PyResult, VirtualMachine};
 
 use crate::{
     install,
-    logfile::CircularLog,
     output::{Output, Stream},
-    runtime::{status, Runtime, THREAD_STACK_BYTES},
+    runtime::{Runtime, THREAD_STACK_BYTES},
 };
 
 /// Everything `repy run` decided before the program starts.
@@ -40,8 +40,8 @@ pub fn run(program: Program) -> ! {
     let outcome = match worker {
         Ok(handle) => handle.join(),
         Err(e) => {
-            eprintln!("repy: terminated: ThreadErr: the host refused the main thread ({e})");
-            repy_portability::process::exit_now(status::RESOURCE)
+            Termination::ThreadErr { detail: format!("the host refused the main thread ({e})") }.announce();
+            repy_portability::process::exit_now(Termination::STATUS.code())
         }
     };
     // The worker ends the process itself; reaching here means it panicked.
@@ -52,7 +52,7 @@ pub fn run(program: Program) -> ! {
         Ok(()) => String::new(),
     };
     eprintln!("repy: internal error: {reason}");
-    repy_portability::process::exit_now(status::UNCAUGHT)
+    repy_portability::process::exit_now(ExitStatus::Uncaught.code())
 }
 
 fn run_on_this_thread(program: Program) {
@@ -62,7 +62,7 @@ fn run_on_this_thread(program: Program) {
             Ok(log) => Output::new(Some(log)),
             Err(e) => {
                 eprintln!("repy: cannot open log file '{}': {e}", path.display());
-                repy_portability::process::exit_now(2)
+                repy_portability::process::exit_now(ExitStatus::Usage.code())
             }
         },
     };
@@ -73,7 +73,7 @@ fn run_on_this_thread(program: Program) {
             Err(exc) => {
                 let reason = repy_interpreter::traceback::exception_summary(vm, &exc);
                 output.write(Stream::Stderr, format!("repy: internal error: cannot set up the sandbox builtins: {reason}\n").as_bytes());
-                repy_portability::process::exit_now(status::UNCAUGHT)
+                repy_portability::process::exit_now(ExitStatus::Uncaught.code())
             }
         };
         let mut runtime = Runtime::new(errors, program.restrictions.clone(), output, program.started);
@@ -94,7 +94,7 @@ fn lifecycle(vm: &VirtualMachine, rt: &Arc<Runtime>, program: Program) -> PyResu
     let code = match program::compile(vm, &program.source, &program.name) {
         Ok(code) => code,
         // The static check parsed the same source; a compiler refusal is still a refusal.
-        Err(message) => rt.output.finish(Stream::Stderr, format!("{}: {message}\n", program.name).as_bytes(), 3),
+        Err(message) => rt.output.finish(Stream::Stderr, format!("{}: {message}\n", program.name).as_bytes(), ExitStatus::CodeSafety),
     };
     Runtime::set_thread_name("MainThread".to_owned());
     globals.set_item("mycontext", vm.ctx.new_dict().into(), vm)?;

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use parking_lot::Mutex;
 
-use crate::logfile::CircularLog;
+use repy_contract::{log::CircularLog, status::ExitStatus};
 
 pub struct Output {
     /// Serialises writers and holds the optional circular log.
@@ -47,11 +47,11 @@ impl Output {
 
     /// Writes a last message (if any) and ends the process with `code` while holding the
     /// output lock, so no other thread's output can follow it.
-    pub fn finish(&self, stream: Stream, data: &[u8], code: i32) -> ! {
+    pub fn finish(&self, stream: Stream, data: &[u8], status: ExitStatus) -> ! {
         let mut log = self.inner.lock();
         if !data.is_empty() {
             Self::write_locked(&mut log, stream, data);
         }
-        repy_portability::process::exit_now(code)
+        repy_portability::process::exit_now(status.code())
     }
 }

@@ -12,6 +12,10 @@ use std::{
 };
 
 use parking_lot::{Condvar, Mutex};
+use repy_contract::{
+    status::ExitStatus,
+    termination::{self, Termination},
+};
 use repy_interpreter::{
     exceptions::{RepyErrorKind, RepyExceptions},
     traceback::{format_exception, SourceRegistry},
@@ -29,13 +33,6 @@ use crate::{
 /// frames) raises RecursionError long before the stack could overflow. Only touched pages
 /// are ever committed.
 pub const THREAD_STACK_BYTES: usize = 256 * 1024 * 1024;
-
-/// Exit statuses of cli.md.
-pub mod status {
-    pub const OK: i32 = 0;
-    pub const UNCAUGHT: i32 = 1;
-    pub const RESOURCE: i32 = 4;
-}
 
 thread_local! {
     static THREAD_NAME: RefCell<String> = const { RefCell::new(String::new()) };
@@ -221,7 +218,7 @@ impl Runtime {
     /// a thread ends the program with ThreadErr.
     pub fn run_host_job(&self, vm: &VirtualMachine, kind: ThreadKind, job: crate::threads::Job) {
         if let Err(e) = self.threads.run(vm, format!("{}:worker", thread_prefix(kind)), THREAD_STACK_BYTES, job) {
-            self.terminate(status::RESOURCE, &format!("ThreadErr: the host refused a new thread ({e})"));
+            self.terminate(Termination::ThreadErr { detail: format!("the host refused a new thread ({e})") });
         }
     }
 
@@ -245,25 +242,27 @@ impl Runtime {
     /// Ends the program because of an uncaught exception: traceback on stderr, status 1.
     pub fn die_with_exception(&self, vm: &VirtualMachine, exc: &PyBaseExceptionRef) -> ! {
         let text = format_exception(vm, exc, &self.sources);
-        self.finish(text, status::UNCAUGHT)
+        self.finish(text, ExitStatus::Uncaught)
     }
 
-    /// Ends the vessel with `repy: terminated: REASON` and `code`.
-    pub fn terminate(&self, code: i32, reason: &str) -> ! {
-        self.finish(format!("repy: terminated: {reason}\n"), code)
+    /// Ends the vessel for `termination`: reported to whoever started it, explained on
+    /// stderr, status 4.
+    pub fn terminate(&self, termination: Termination) -> ! {
+        termination::report(&termination);
+        self.finish(termination.message_string(), Termination::STATUS)
     }
 
     /// Ends the program normally (exit run returned, or exitall).
     pub fn exit(&self) -> ! {
-        self.finish(String::new(), status::OK)
+        self.finish(String::new(), ExitStatus::Ok)
     }
 
     /// Writes `message` (and the usage report, if asked for) to stderr and exits.
-    fn finish(&self, mut message: String, code: i32) -> ! {
+    fn finish(&self, mut message: String, status: ExitStatus) -> ! {
         if let Some(figures) = self.usage_figures {
             message.push_str(&crate::usage::report(&self.restrictions, &self.nanny, figures()));
         }
-        self.output.finish(Stream::Stderr, message.as_bytes(), code)
+        self.output.finish(Stream::Stderr, message.as_bytes(), status)
     }
 }
 

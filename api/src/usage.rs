@@ -35,7 +35,7 @@ pub fn report(restrictions: &Restrictions, nanny: &Nanny, (peak_heap, cpu_micros
 fn disk_used() -> (String, String) {
     let used = std::env::current_dir()
         .ok()
-        .and_then(|d| repy_portability::disk::vessel_disk_usage(&d).ok())
+        .and_then(|d| repy_contract::disk::vessel_disk_usage(&d).ok())
         .map_or_else(|| "?".to_owned(), |u| u.to_string());
     (used, "bytes (files + 4096 each)".to_owned())
 }

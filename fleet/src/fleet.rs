@@ -11,8 +11,8 @@ use std::{
 };
 
 use base64::{engine::general_purpose::STANDARD, Engine};
+use repy_contract::file_name;
 use repy_nodemanager::{
-    calls::valid_filename,
     client::{Client, ClientError},
     keys::{PublicKey, SecretKey},
 };
@@ -87,13 +87,7 @@ impl Command {
 }
 
 fn check_vessel_name(name: &str) -> Result<(), String> {
-    if !valid_filename(name) {
-        return Err(format!("'{name}' is not a valid vessel file name (1-120 characters of a-z 0-9 . _ -, not starting with '.')"));
-    }
-    if name.starts_with("private_") {
-        return Err(format!("'{name}': names starting with 'private_' are reserved for the node's owner"));
-    }
-    Ok(())
+    file_name::user_problem(name).map_or(Ok(()), Err)
 }
 
 /// The name a local file gets in a vessel: its base name, which must be a valid Repy file name.
@@ -570,7 +564,7 @@ mod tests {
     fn file_names_are_checked_locally() {
         assert_eq!(vessel_file_name(Path::new("examples/allpairsping.py")).unwrap(), "allpairsping.py");
         let e = vessel_file_name(Path::new("dir/Hello.py")).unwrap_err();
-        assert!(e.contains("'dir/Hello.py'") && e.contains("not a valid vessel file name"), "{e}");
+        assert!(e.contains("'dir/Hello.py'") && e.contains("file name 'Hello.py' contains 'H'"), "{e}");
         assert!(vessel_file_name(Path::new("private_x")).unwrap_err().contains("reserved"));
         let dir = tempfile::tempdir().unwrap();
         for sub in ["a", "b"] {

@@ -1,8 +1,9 @@
 //! The requests of nodemanager.md §4: argument schemas, roles (§3.3 steps 7–8) and execution.
 
-use std::{fs, path::Path};
+use std::fs;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
+use repy_contract::{args, disk, file_name, log};
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::{json, Map, Value};
 
@@ -46,12 +47,6 @@ pub const CALLS: &[(&str, Role)] = &[
 pub fn role_of(call: &str) -> Option<Role> {
     CALLS.iter().find(|(name, _)| *name == call).map(|&(_, role)| role)
 }
-
-pub const LOG_TAIL: usize = 16384;
-pub const MAX_ARGS: usize = 64;
-pub const MAX_ARG_CHARS: usize = 1024;
-pub const MAX_ARGS_TOTAL: usize = 16 * 1024;
-pub const PER_FILE_OVERHEAD: u64 = 4096;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -210,63 +205,12 @@ impl Call {
 /// A successful result and an optional warning.
 pub type Outcome = (Value, Option<String>);
 
-/// Whether `name` is a valid Repy file name (§5).
-pub fn valid_filename(name: &str) -> bool {
-    (1..=120).contains(&name.len())
-        && !name.starts_with('.')
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
-}
-
 fn check_filename(name: &str) -> Result<(), NmError> {
-    if !valid_filename(name) {
-        let shown: String = name.chars().take(130).collect();
-        return err(
-            Code::BadFilename,
-            format!("'{shown}' is not a valid file name (1-120 characters of a-z 0-9 . _ -, not starting with '.')"),
-        );
-    }
-    if name.starts_with("private_") {
-        return err(Code::BadFilename, format!("'{name}' is reserved for the node operator (private_ prefix)"));
-    }
-    Ok(())
-}
-
-/// Σ (size + 4096) over the regular files directly in `dir`, skipping `except`.
-fn disk_use(dir: &Path, except: Option<&str>) -> std::io::Result<u64> {
-    let mut total = 0;
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        if meta.is_file() && except != Some(entry.file_name().to_string_lossy().as_ref()) {
-            total += meta.len() + PER_FILE_OVERHEAD;
-        }
-    }
-    Ok(total)
-}
-
-pub fn vessel_disk_use(dir: &Path) -> std::io::Result<u64> {
-    disk_use(dir, None)
+    file_name::user_problem(name).map_or(Ok(()), |problem| err(Code::BadFilename, problem))
 }
 
 fn check_start_args(args: &[String]) -> Result<(), NmError> {
-    if args.is_empty() || args.len() > MAX_ARGS {
-        return err(Code::BadArguments, format!("'args' must have 1 to {MAX_ARGS} elements, not {}", args.len()));
-    }
-    let mut total = 0;
-    for (i, a) in args.iter().enumerate() {
-        if a.is_empty() || a.len() > MAX_ARG_CHARS || !a.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-            let shown: String = a.chars().take(40).collect();
-            return err(
-                Code::BadArguments,
-                format!("argument {i} '{shown}' must be 1-{MAX_ARG_CHARS} printable ASCII characters without spaces"),
-            );
-        }
-        total += a.len();
-    }
-    if total > MAX_ARGS_TOTAL {
-        return err(Code::BadArguments, format!("the arguments total {total} characters, over {MAX_ARGS_TOTAL}"));
-    }
-    Ok(())
+    args::problem(args).map_or(Ok(()), |problem| err(Code::BadArguments, problem))
 }
 
 fn parse_key(text: &str) -> Result<PublicKey, NmError> {
@@ -274,21 +218,6 @@ fn parse_key(text: &str) -> Result<PublicKey, NmError> {
 }
 
 /// Reads the last `limit` bytes of the concatenation of `files`.
-fn tail_of(files: &[std::path::PathBuf], limit: usize) -> std::io::Result<Vec<u8>> {
-    let mut all = Vec::new();
-    for f in files {
-        match fs::read(f) {
-            Ok(data) => all.extend_from_slice(&data),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
-    if all.len() > limit {
-        all.drain(..all.len() - limit);
-    }
-    Ok(all)
-}
-
 impl Node {
     /// Steps 6–9 of §3.3 for a request whose signature (if any) was checked.
     pub fn handle(&mut self, checked: Checked) -> Result<Outcome, NmError> {
@@ -378,7 +307,7 @@ impl Node {
                 let mut files = Vec::new();
                 for entry in fs::read_dir(&dir).map_err(|e| internal("listing a vessel", e))?.flatten() {
                     let name = entry.file_name().to_string_lossy().into_owned();
-                    if valid_filename(&name) && !name.starts_with("private_") && entry.metadata().is_ok_and(|m| m.is_file()) {
+                    if file_name::user_problem(&name).is_none() && entry.metadata().is_ok_and(|m| m.is_file()) {
                         files.push(name);
                     }
                 }
@@ -417,7 +346,7 @@ impl Node {
                 done(json!({}))
             }
             Call::ReadLog(a) => {
-                let data = tail_of(&self.layout.log_files(&a.vessel), LOG_TAIL).map_err(|e| internal("reading a log", e))?;
+                let data = log::read_log(&self.layout.log_base(&a.vessel)).map_err(|e| internal("reading a log", e))?;
                 done(json!({"log": String::from_utf8_lossy(&data)}))
             }
             Call::Reset(a) => self.reset(&a.vessel),
@@ -553,11 +482,11 @@ impl Node {
             );
         }
         let dir = self.layout.vessel_dir(vessel);
-        let used = disk_use(&dir, Some(filename)).map_err(|e| internal("measuring disk use", e))?;
+        let used = disk::vessel_disk_usage_except(&dir, Some(filename)).map_err(|e| internal("measuring disk use", e))?;
         let text = fs::read_to_string(self.layout.restrictions(vessel)).map_err(|e| internal("reading restrictions", e))?;
         let restrictions = resources::parse_text(&text).map_err(|e| internal("parsing restrictions", e))?;
         let quota = restrictions.value(repy_policy::Resource::Diskused).whole_units();
-        let after = used + bytes.len() as u64 + PER_FILE_OVERHEAD;
+        let after = used + bytes.len() as u64 + disk::PER_FILE_OVERHEAD;
         if after > quota {
             return err(
                 Code::DiskQuota,
@@ -584,7 +513,7 @@ impl Node {
         }
         let dir = self.layout.vessel_dir(vessel);
         for entry in fs::read_dir(&dir).map_err(|e| internal("listing a vessel", e))?.flatten() {
-            if entry.file_name().to_string_lossy().starts_with("private_") {
+            if file_name::is_private(&entry.file_name().to_string_lossy()) {
                 continue;
             }
             let path = entry.path();

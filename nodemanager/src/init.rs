@@ -8,7 +8,6 @@ use std::{
 use repy_policy::{Micro, Resource};
 
 use crate::{
-    calls::vessel_disk_use,
     keys::{self, SecretKey},
     replay::SeqTable,
     resources::{self, Donation},
@@ -175,7 +174,7 @@ pub fn status(dir: &Path) -> Result<String, String> {
     let mut out = format!("node {name}(key {key}), listening on {}\n", config.listen);
     out.push_str(&format!("{:<6} {:<10} {:<8} {:>25} {:>10} {:>12}\n", "VESSEL", "STATUS", "OWNER", "DISK USED/LIMIT", "CPU(s)", "MEMORY"));
     for record in node.sorted() {
-        let used = vessel_disk_use(&layout.vessel_dir(&record.name)).unwrap_or(0);
+        let used = repy_contract::disk::vessel_disk_usage(&layout.vessel_dir(&record.name)).unwrap_or(0);
         let limit = fs::read_to_string(layout.restrictions(&record.name))
             .ok()
             .and_then(|t| resources::parse_text(&t).ok())

@@ -114,7 +114,10 @@ impl Node {
         };
         scan(self.layout.vessels_dir(), &|n| Some(n.to_string()));
         scan(self.layout.resources_dir(), &|n| n.strip_suffix(".restrictions").map(str::to_string));
-        scan(self.layout.logs_dir(), &|n| n.strip_suffix(".log.old").or_else(|| n.strip_suffix(".log.new")).map(str::to_string));
+        scan(self.layout.logs_dir(), &|n| {
+            let vessel = repy_contract::log::base_of(n).and_then(|base| base.strip_suffix(".log"));
+            vessel.or_else(|| n.strip_suffix(state::REPORT_SUFFIX)).map(str::to_string)
+        });
     }
 
     /// Restarts every vessel recorded as `Started` (a vessel that cannot be started becomes

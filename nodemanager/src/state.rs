@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{frame::DEFAULT_MAX_FRAME_BYTES, keys::PublicKey, replay::SeqTable};
 
+/// What follows a vessel's name in the name of its termination report.
+pub const REPORT_SUFFIX: &str = ".ended";
+
 /// Paths inside a state directory.
 #[derive(Clone, Debug)]
 pub struct Layout {
@@ -64,8 +67,11 @@ impl Layout {
         self.logs_dir().join(format!("{vessel}.log"))
     }
     pub fn log_files(&self, vessel: &str) -> [PathBuf; 2] {
-        let logs = self.logs_dir();
-        [logs.join(format!("{vessel}.log.old")), logs.join(format!("{vessel}.log.new"))]
+        repy_contract::log::files(&self.log_base(vessel))
+    }
+    /// Where the vessel's `repy run` reports why it was ended (repy_contract::termination).
+    pub fn termination_report(&self, vessel: &str) -> PathBuf {
+        self.logs_dir().join(format!("{vessel}{REPORT_SUFFIX}"))
     }
 }
 

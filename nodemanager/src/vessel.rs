@@ -1,10 +1,12 @@
 //! Running a vessel's program (nodemanager.md §2.3): spawning `repy run` in its own process
 //! group with a parent-death signal, keeping the last 4096 bytes of its stderr, stopping it
-//! (SIGTERM to the group, grace period, SIGKILL) and classifying how it ended.
+//! (SIGTERM to the group, grace period, SIGKILL) and classifying how it ended: from its exit
+//! code and the termination report it leaves (repy_contract::termination), never from the
+//! text of its stderr, which is only shown to users as the reason.
 
 use std::{
     io::Read,
-    os::unix::process::{CommandExt, ExitStatusExt},
+    os::unix::process::ExitStatusExt,
     path::PathBuf,
     process::{Command, Stdio},
     sync::{
@@ -13,6 +15,9 @@ use std::{
     },
     time::Duration,
 };
+
+use repy_contract::termination::{self, Termination};
+use repy_portability::child::{configure_child, signal_group, Signal};
 
 use crate::state::{Layout, Network, Status};
 
@@ -25,6 +30,8 @@ pub struct ExitInfo {
     pub code: Option<i32>,
     pub signal: Option<i32>,
     pub stderr_tail: Vec<u8>,
+    /// Why the vessel ended it, if it did (its termination report).
+    pub termination: Option<Termination>,
 }
 
 impl ExitInfo {
@@ -32,7 +39,7 @@ impl ExitInfo {
     pub fn status(&self, stopped: bool) -> Status {
         if stopped {
             Status::Stopped
-        } else if self.code == Some(4) && contains(&self.stderr_tail, b"ThreadErr") {
+        } else if matches!(self.termination, Some(Termination::ThreadErr { .. })) {
             Status::ThreadErr
         } else {
             Status::Terminated
@@ -45,10 +52,6 @@ impl ExitInfo {
         let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
         line.chars().take(REASON_CHARS).collect()
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A message from a vessel's watcher thread to the node: the process `pid` of `vessel` ended.
@@ -106,23 +109,14 @@ impl Launch<'_> {
     /// Call this from a thread that lives as long as the node manager: on Linux the parent-death
     /// signal fires when the spawning thread ends.
     pub fn spawn(&self, notify: impl FnOnce(Ended) + Send + 'static) -> std::io::Result<Running> {
-        let mut command = Command::new(&self.repy);
-        command.args(self.argv()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
-        #[cfg(target_os = "linux")]
-        // SAFETY: prctl and getppid are async-signal-safe; nothing is allocated here.
-        unsafe {
-            let parent = libc::getpid();
-            command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The parent may have died before prctl took effect.
-                if libc::getppid() != parent {
-                    libc::_exit(137);
-                }
-                Ok(())
-            });
+        let report = self.layout.termination_report(self.vessel);
+        match std::fs::remove_file(&report) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
+        let mut command = Command::new(&self.repy);
+        command.args(self.argv()).env(termination::REPORT_VAR, &report).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        configure_child(&mut command, true, true);
         let mut child = command.spawn()?;
         let pid = child.id();
         let mut stderr = child.stderr.take().expect("stderr is piped");
@@ -152,10 +146,17 @@ impl Launch<'_> {
             let status = child.wait();
             let _ = eof_rx.recv_timeout(Duration::from_secs(2));
             let stderr_tail = tail.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            let info = match status {
-                Ok(status) => ExitInfo { code: status.code(), signal: status.signal(), stderr_tail },
-                Err(e) => ExitInfo { code: None, signal: None, stderr_tail: format!("wait failed: {e}").into_bytes() },
+            let (termination, report_problem) = match termination::read_report(&report) {
+                Ok(termination) => (termination, None),
+                Err(problem) => (None, Some(problem)),
             };
+            let mut info = match status {
+                Ok(status) => ExitInfo { code: status.code(), signal: status.signal(), stderr_tail, termination },
+                Err(e) => ExitInfo { code: None, signal: None, stderr_tail: format!("wait failed: {e}").into_bytes(), termination },
+            };
+            if let Some(problem) = report_problem {
+                info.stderr_tail.extend_from_slice(format!("\n[node manager] {problem}\n").as_bytes());
+            }
             let _ = tx.send(info);
             notify(Ended { vessel, pid });
         })?;
@@ -175,14 +176,11 @@ impl Running {
         if let Ok(info) = self.exit.try_recv() {
             return (info, true);
         }
-        let group = -(self.pid as i32);
-        // SAFETY: signalling our child's process group.
-        unsafe { libc::kill(group, libc::SIGTERM) };
+        let _ = signal_group(self.pid, Signal::Terminate);
         let info = match self.exit.recv_timeout(grace) {
             Ok(info) => info,
             Err(RecvTimeoutError::Timeout) => {
-                // SAFETY: as above.
-                unsafe { libc::kill(group, libc::SIGKILL) };
+                let _ = signal_group(self.pid, Signal::Kill);
                 self.exit.recv().unwrap_or_else(|_| lost())
             }
             Err(RecvTimeoutError::Disconnected) => lost(),
@@ -192,7 +190,7 @@ impl Running {
 }
 
 fn lost() -> ExitInfo {
-    ExitInfo { code: None, signal: None, stderr_tail: b"the watcher thread ended unexpectedly".to_vec() }
+    ExitInfo { code: None, signal: None, stderr_tail: b"the watcher thread ended unexpectedly".to_vec(), termination: None }
 }
 
 #[cfg(test)]
@@ -201,11 +199,13 @@ mod tests {
 
     #[test]
     fn classification_and_reason() {
-        let e = |code, text: &str| ExitInfo { code, signal: None, stderr_tail: text.as_bytes().to_vec() };
+        let e = |code, text: &str| ExitInfo { code, signal: None, stderr_tail: text.as_bytes().to_vec(), termination: None };
+        let ended = |termination| ExitInfo { termination: Some(termination), ..e(Some(4), "") };
         assert_eq!(e(Some(0), "").status(false), Status::Terminated);
-        assert_eq!(e(Some(4), "repy: terminated: memory limit exceeded\n").status(false), Status::Terminated);
-        assert_eq!(e(Some(4), "ThreadErr: cannot start thread\n").status(false), Status::ThreadErr);
-        assert_eq!(e(Some(1), "ThreadErr").status(false), Status::Terminated);
+        assert_eq!(ended(Termination::MemoryLimit { limit: 5 }).status(false), Status::Terminated);
+        assert_eq!(ended(Termination::ThreadErr { detail: "no thread".into() }).status(false), Status::ThreadErr);
+        // What a program prints is no evidence: only the report counts.
+        assert_eq!(e(Some(4), "repy: terminated: ThreadErr: cannot start thread\n").status(false), Status::Terminated);
         assert_eq!(e(None, "").status(true), Status::Stopped);
         assert_eq!(e(Some(1), "Traceback\n  x\nValueError: bad\n\n  \n").reason(), "ValueError: bad");
         assert_eq!(e(Some(1), &"x".repeat(300)).reason().len(), 256);
@@ -215,12 +215,14 @@ mod tests {
     fn spawned_process_is_watched_stopped_and_keeps_the_stderr_tail() {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
+        std::fs::create_dir(layout.logs_dir()).unwrap();
         // A fake `repy`: a shell script that prints a lot to stderr and then waits or exits.
         let script = dir.path().join("fake-repy");
         std::fs::write(
             &script,
             "#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo \"line $i of stderr output\" >&2; i=$((i+1)); done\n\
-case \"$*\" in *wait*) exec sleep 30;; *) echo 'last words' >&2; exit 3;; esac\n",
+case \"$*\" in *wait*) exec sleep 30;; *threaderr*) echo 'threaderr no thread' > \"$REPY_TERMINATION_REPORT\"; exit 4;; \
+*) echo 'last words' >&2; exit 3;; esac\n",
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -243,6 +245,12 @@ case \"$*\" in *wait*) exec sleep 30;; *) echo 'last words' >&2; exit 3;; esac\n
         assert_eq!(info.reason(), "last words");
         assert_eq!(info.stderr_tail.len(), STDERR_TAIL);
         assert_eq!(info.status(false), Status::Terminated);
+
+        let refused = launch(&["threaderr".to_string()]);
+        rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        let info = refused.try_exit().unwrap();
+        assert_eq!(info.termination, Some(Termination::ThreadErr { detail: "no thread".into() }));
+        assert_eq!(info.status(false), Status::ThreadErr);
 
         let slow = launch(&["wait".to_string()]);
         let start = std::time::Instant::now();

@@ -14,7 +14,6 @@
 //! | [`memory::limit_address_space`] | `RLIMIT_AS` | `RLIMIT_AS`, weakly enforced (written) | no-op |
 //! | [`memory::CountingAllocator`] | yes | yes | yes (portable Rust) |
 //! | [`memory::use_one_heap`] (one malloc arena, fixed mmap/trim thresholds) | `mallopt` (glibc; nothing under musl) | nothing (no such arenas) | nothing (no such arenas) |
-//! | [`disk::vessel_disk_usage`] | yes | yes | yes (portable Rust) |
 //! | [`child::configure_child`] | process group + `PR_SET_PDEATHSIG` | process group only (written) | `CREATE_NEW_PROCESS_GROUP` (written) |
 //! | [`child::fork_supervised`] / [`child::wait_for_exit`] (start a worker without a second exec) | `fork` + `PR_SET_PDEATHSIG`, `waitpid` | `fork`, `waitpid` (written; `repy run` spawns there, as [`child::is_single_threaded`] is false) | not available: `repy run` spawns |
 //! | [`child::signal_group`] / [`child::signal_process`] | `killpg` / `kill` | same (written) | Ctrl-Break, `TerminateProcess`, suspend (written) |
@@ -27,7 +26,6 @@
 
 pub mod child;
 pub mod cpu;
-pub mod disk;
 pub mod interfaces;
 pub mod memory;
 mod pid;

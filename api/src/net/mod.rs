@@ -19,7 +19,9 @@ use parking_lot::Mutex;
 use repy_policy::Resource;
 use rustpython_vm::{PyResult, VirtualMachine};
 
-use crate::runtime::{status, Runtime};
+use repy_contract::termination::Termination;
+
+use crate::runtime::Runtime;
 
 pub use addresses::{LocalAddresses, LocalPreference};
 
@@ -78,7 +80,7 @@ impl Runtime {
             .get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("repy-io").enable_all().build().ok());
         match io {
             Some(io) => io,
-            None => self.terminate(status::RESOURCE, "ThreadErr: the host refused the network I/O thread"),
+            None => self.terminate(Termination::ThreadErr { detail: "the host refused the network I/O thread".into() }),
         }
     }
 

@@ -18,17 +18,29 @@ pub struct CircularLog {
     size: u64,
 }
 
+/// What follows the base name of the older and the newer file.
+pub const SUFFIXES: [&str; 2] = [".old", ".new"];
+
 fn with_suffix(base: &Path, suffix: &str) -> PathBuf {
     let mut name = base.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
 }
 
+/// The files of the log whose base is `base`: `[base.old, base.new]`.
+pub fn files(base: &Path) -> [PathBuf; 2] {
+    SUFFIXES.map(|suffix| with_suffix(base, suffix))
+}
+
+/// The base name of a log file's name (`v1.log.new` → `v1.log`), if it is one.
+pub fn base_of(file_name: &str) -> Option<&str> {
+    SUFFIXES.iter().find_map(|suffix| file_name.strip_suffix(suffix))
+}
+
 impl CircularLog {
     /// Opens (appending to) the log whose files are `base.old` and `base.new`.
     pub fn open(base: &Path) -> io::Result<Self> {
-        let new_path = with_suffix(base, ".new");
-        let old_path = with_suffix(base, ".old");
+        let [old_path, new_path] = files(base);
         let file = OpenOptions::new().create(true).append(true).open(&new_path)?;
         let size = file.metadata()?.len();
         Ok(Self { new_path, old_path, file, size })
@@ -49,8 +61,8 @@ impl CircularLog {
 /// The last [`LOG_CAPACITY`] bytes of `base.old` + `base.new` (empty if neither exists).
 pub fn read_log(base: &Path) -> io::Result<Vec<u8>> {
     let mut data = Vec::new();
-    for suffix in [".old", ".new"] {
-        match File::open(with_suffix(base, suffix)) {
+    for path in files(base) {
+        match File::open(path) {
             Ok(mut f) => {
                 f.read_to_end(&mut data)?;
             }
@@ -82,6 +94,14 @@ mod tests {
         assert_eq!(tail.len(), LOG_CAPACITY as usize);
         // The newest chunk is last.
         assert_eq!(tail[tail.len() - 1000], 39);
+    }
+
+    #[test]
+    fn file_names_and_their_base() {
+        let [old, new] = files(Path::new("logs/v1.log"));
+        assert_eq!((old, new), (PathBuf::from("logs/v1.log.old"), PathBuf::from("logs/v1.log.new")));
+        assert_eq!(base_of("v1.log.new"), Some("v1.log"));
+        assert_eq!(base_of("v1.log"), None);
     }
 
     #[test]

@@ -13,9 +13,17 @@ pub const PER_FILE_OVERHEAD: u64 = 4096;
 /// counted (the API cannot create any of them). A file that disappears while the directory
 /// is being read is skipped: the scan races with the running program.
 pub fn vessel_disk_usage(dir: &Path) -> io::Result<u64> {
+    vessel_disk_usage_except(dir, None)
+}
+
+/// [`vessel_disk_usage`] without the file named `except` (one about to be replaced).
+pub fn vessel_disk_usage_except(dir: &Path, except: Option<&str>) -> io::Result<u64> {
     let mut total: u64 = 0;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
+        if except.is_some_and(|name| entry.file_name() == name) {
+            continue;
+        }
         // `DirEntry::file_type` and `DirEntry::metadata` describe the entry itself, never
         // the target of a symlink.
         let metadata = match entry.file_type() {
@@ -54,6 +62,14 @@ mod tests {
             std::os::unix::fs::symlink("/etc/passwd", d.join("outside")).unwrap();
         }
         assert_eq!(vessel_disk_usage(d).unwrap(), 10 + 5000 + 3 * 4096);
+    }
+
+    #[test]
+    fn a_file_about_to_be_replaced_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a"), [0u8; 10]).unwrap();
+        fs::write(dir.path().join("b"), [0u8; 20]).unwrap();
+        assert_eq!(vessel_disk_usage_except(dir.path(), Some("a")).unwrap(), 20 + 4096);
     }
 
     #[test]
