@@ -10,9 +10,8 @@ use std::{
 
 use serde_json::Value;
 
-fn repy_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_repy")
-}
+mod common;
+use common::repy_bin;
 
 fn example(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name).display().to_string()
@@ -339,7 +338,7 @@ fn usage_errors_name_the_culprit() {
     std::fs::write(&nodes, "127.0.0.1:1224\n").unwrap();
     let out = run(&["fleet", "--key", &key, "--nodes", &nodes_arg, "upload", &d.join("Bad Name.py").display().to_string()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("is not a valid vessel file name"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Bad Name.py': file name 'Bad Name.py' contains 'B'"), "{}", text(&out.stderr));
 
     let out = run(&["testbed", "down", "--dir", &d.join("nothing").display().to_string()]);
     assert_eq!(out.status.code(), Some(1));

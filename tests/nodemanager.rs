@@ -18,8 +18,10 @@ use repy_nodemanager::{
 };
 use serde_json::{json, Value};
 
+mod common;
+
 fn repy() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_repy"))
+    Command::new(common::repy_bin())
 }
 
 /// Runs `repy ARGS` and returns (success, stdout, stderr).

@@ -172,3 +172,63 @@ fn sigterm_stops_the_vessel_with_128_plus_the_signal() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
 }
+
+/// Runs `prog.py` with the termination report named in the environment; returns the run and
+/// the report's text.
+fn run_reporting(vessel: &Vessel, extra_env: &[(&str, &str)], args: &[&str]) -> (Run, String) {
+    let outside = tempfile::tempdir().unwrap();
+    let report = outside.path().join("v1.ended");
+    let output = Command::new(repy_bin())
+        .arg("run")
+        .args(args)
+        .arg("prog.py")
+        .env("REPY_TERMINATION_REPORT", &report)
+        .envs(extra_env.iter().copied())
+        .current_dir(vessel.path())
+        .output()
+        .unwrap();
+    let run = Run {
+        status: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    (run, std::fs::read_to_string(&report).unwrap_or_default())
+}
+
+#[test]
+fn the_vessel_reports_why_it_was_ended_to_whoever_started_it() {
+    let vessel = Vessel::new();
+    vessel.write("r.txt", &restrictions_with("resource memory 5000000\nresource diskused 40000"));
+    vessel.write("prog.py", &once("x = 'a' * 6000000"));
+    // The worker hits the memory limit, forked or started as a new process.
+    for env in [&[][..], &[("REPY_SPAWN_WORKER", "1")][..]] {
+        let (run, report) = run_reporting(&vessel, env, &["--restrictions", "r.txt"]);
+        assert_eq!(run.status, Some(4), "{env:?} {run:?}");
+        assert_eq!(report, "memory 5000000\n", "{env:?} {run:?}");
+    }
+    // The supervisor finds the disk limit crossed.
+    vessel.write("prog.py", &once("f = open('big.dat', 'w')\nf.write('x' * 30000)\nf.close()"));
+    let (run, report) = run_reporting(&vessel, &[], &["--restrictions", "r.txt"]);
+    assert_eq!(run.status, Some(4), "{run:?}");
+    assert!(report.starts_with("disk ") && report.ends_with(" 40000\n"), "{report:?} {run:?}");
+    // A normal end and an uncaught exception leave no record.
+    vessel.write("prog.py", &once("raise ValueError('no')"));
+    let (run, report) = run_reporting(&vessel, &[], &[]);
+    assert_eq!((run.status, report.as_str()), (Some(1), ""), "{run:?}");
+}
+
+#[test]
+fn an_unusable_termination_report_is_named_and_nothing_runs() {
+    let vessel = Vessel::new();
+    vessel.write("prog.py", &once("print('ran')"));
+    let output = Command::new(repy_bin())
+        .args(["run", "prog.py"])
+        .env("REPY_TERMINATION_REPORT", "/no/such/dir/v1.ended")
+        .current_dir(vessel.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot open the termination report '/no/such/dir/v1.ended' (REPY_TERMINATION_REPORT)"), "{stderr}");
+    assert_eq!(output.stdout, b"");
+}

@@ -12,7 +12,6 @@ use std::{
     fs,
     io::{Read, Seek, SeekFrom},
     net::{TcpListener, UdpSocket},
-    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -23,6 +22,7 @@ use repy_nodemanager::{
     init::{self, InitOptions},
     keys,
 };
+use repy_portability::child::{detach_from_session, signal_process, Signal};
 use serde_json::json;
 
 /// Ports per vessel.
@@ -217,14 +217,8 @@ fn spawn_node(repy: &Path, dir: &Path, i: usize) -> Result<Child, String> {
     let mut command = Command::new(repy);
     command.arg("node").arg("run").arg("--dir").arg(state_dir(dir, i));
     command.stdin(Stdio::null()).stdout(log).stderr(log2);
-    // SAFETY: setsid is async-signal-safe; the node leaves our session and terminal, so it
-    // survives `testbed up` and Ctrl-C in the shell that ran it.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    // The node survives `testbed up` and Ctrl-C in the shell that ran it.
+    detach_from_session(&mut command);
     let child = command.spawn().map_err(|e| format!("cannot start '{}': {e}", repy.display()))?;
     let pid_path = pid_file(dir, i);
     fs::write(&pid_path, format!("{}\n", child.id())).map_err(|e| format!("cannot write '{}': {e}", pid_path.display()))?;
@@ -311,11 +305,9 @@ fn strays(dir: &Path) -> Vec<u32> {
         .collect()
 }
 
-fn signal(pid: u32, sig: libc::c_int) {
-    // SAFETY: kill has no memory-safety preconditions; the pid was checked to be ours.
-    unsafe {
-        libc::kill(pid as libc::pid_t, sig);
-    }
+/// Signals a process that was checked to be one of ours.
+fn signal(pid: u32, signal: Signal) {
+    let _ = signal_process(pid, signal);
 }
 
 /// Stops every node manager of the testbed in DIR (SIGTERM, which stops their vessels; SIGKILL
@@ -329,7 +321,7 @@ pub fn down(dir: &Path) -> Result<String, String> {
     }
     let running = running_nodes(&dir, count);
     for (_, pid) in &running {
-        signal(*pid, libc::SIGTERM);
+        signal(*pid, Signal::Terminate);
     }
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut left: Vec<(usize, u32)> = running.clone();
@@ -338,7 +330,7 @@ pub fn down(dir: &Path) -> Result<String, String> {
         left.retain(|(i, pid)| is_our_node(*pid, &dir, *i));
     }
     for (_, pid) in &left {
-        signal(*pid, libc::SIGKILL);
+        signal(*pid, Signal::Kill);
     }
     // Vessels die with their node manager (parent-death signal); sweep anything left all the same.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -346,7 +338,7 @@ pub fn down(dir: &Path) -> Result<String, String> {
         let stray = strays(&dir);
         if stray.is_empty() || Instant::now() >= deadline {
             for pid in stray {
-                signal(pid, libc::SIGKILL);
+                signal(pid, Signal::Kill);
             }
             break;
         }

@@ -6,6 +6,7 @@ use std::{
 };
 
 use repy_policy::{Micro, Resource};
+use repy_portability::machine;
 
 use crate::{
     keys::{self, SecretKey},
@@ -36,27 +37,6 @@ fn parse_range(text: &str) -> Result<(u16, u16), String> {
     Ok((a, b))
 }
 
-fn physical_memory() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
-    if pages <= 0 || size <= 0 {
-        0
-    } else {
-        pages as u64 * size as u64
-    }
-}
-
-fn free_space(dir: &Path) -> Result<u64, String> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| format!("'{}' contains a NUL byte", dir.display()))?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid C string and output buffer.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(format!("cannot measure free space of '{}': {}", dir.display(), std::io::Error::last_os_error()));
-    }
-    Ok(st.f_bavail as u64 * st.f_frsize as u64)
-}
-
 /// Creates a state directory; returns a summary for the user.
 pub fn init(opts: &InitOptions) -> Result<String, String> {
     let dir = &opts.dir;
@@ -81,10 +61,13 @@ pub fn init(opts: &InitOptions) -> Result<String, String> {
     };
     let donation = Donation {
         cpu,
-        memory: opts.memory.unwrap_or(physical_memory() / 10),
+        memory: match opts.memory {
+            Some(m) => m,
+            None => machine::physical_memory().map_err(|e| format!("cannot measure physical memory ({e}): give --memory"))? / 10,
+        },
         disk: match opts.disk {
             Some(d) => d,
-            None => free_space(dir)? / 10,
+            None => machine::free_disk_space(dir).map_err(|e| format!("cannot measure free space of '{}': {e}", dir.display()))? / 10,
         },
         ports: parse_range(opts.ports.as_deref().unwrap_or("63100-63199"))?,
     };
@@ -125,45 +108,6 @@ pub fn init(opts: &InitOptions) -> Result<String, String> {
     ))
 }
 
-/// CPU seconds and resident bytes of process `root` and all its descendants (Linux `/proc`):
-/// `repy run` is a supervisor whose worker runs the program.
-fn tree_usage(root: u32) -> Option<(f64, u64)> {
-    // SAFETY: sysconf has no preconditions.
-    let (ticks, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
-    if ticks <= 0 || page <= 0 {
-        return None;
-    }
-    // (pid, parent, cpu ticks, resident pages) of every process.
-    let mut procs = Vec::new();
-    for entry in fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else { continue };
-        // Fields after the command name, which is in parentheses and may contain spaces.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // fields[0] is field 3 (state): ppid = 4, utime = 14, stime = 15, rss = 24.
-        if fields.len() < 22 {
-            continue;
-        }
-        let num = |i: usize| fields[i].parse::<u64>().unwrap_or(0);
-        procs.push((pid, num(1) as u32, num(11) + num(12), num(21)));
-    }
-    let mut members = vec![root];
-    let mut i = 0;
-    while i < members.len() {
-        let parent = members[i];
-        members.extend(procs.iter().filter(|p| p.1 == parent).map(|p| p.0));
-        i += 1;
-    }
-    let mine: Vec<_> = procs.iter().filter(|p| members.contains(&p.0)).collect();
-    if mine.is_empty() {
-        return None;
-    }
-    let cpu: u64 = mine.iter().map(|p| p.2).sum();
-    let rss: u64 = mine.iter().map(|p| p.3).sum();
-    Some((cpu as f64 / ticks as f64, rss * page as u64))
-}
-
 /// The lines printed by `repy node status`.
 pub fn status(dir: &Path) -> Result<String, String> {
     let layout = Layout::new(dir);
@@ -180,8 +124,8 @@ pub fn status(dir: &Path) -> Result<String, String> {
             .and_then(|t| resources::parse_text(&t).ok())
             .map(|r| r.value(Resource::Diskused).whole_units().to_string())
             .unwrap_or_else(|| "?".into());
-        let (cpu, mem) = match (record.status, record.pid.and_then(tree_usage)) {
-            (Status::Started, Some((cpu, rss))) => (format!("{cpu:.2}"), format!("{rss}")),
+        let (cpu, mem) = match (record.status, record.pid.and_then(|pid| machine::process_tree_usage(pid).ok())) {
+            (Status::Started, Some((cpu, rss))) => (format!("{:.2}", cpu.as_secs_f64()), format!("{rss}")),
             (Status::Started, None) => ("-".into(), "(no process)".into()),
             _ => ("-".into(), "-".into()),
         };

@@ -5,7 +5,6 @@ use std::{
     collections::BTreeMap,
     fs::{self, File},
     io::Write,
-    os::unix::io::AsRawFd,
     path::{Path, PathBuf},
 };
 
@@ -334,16 +333,16 @@ pub fn lock(layout: &Layout) -> Result<StateLock, String> {
         .write(true)
         .open(&path)
         .map_err(|e| format!("cannot open '{}': {e}", path.display()))?;
-    // SAFETY: flock on a descriptor we own.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        return Err(format!(
+    // std's lock is flock on Unix and LockFileEx on Windows.
+    match file.try_lock() {
+        Ok(()) => Ok(StateLock { _file: file }),
+        Err(fs::TryLockError::WouldBlock) => Err(format!(
             "state directory '{}' is in use by another node manager (lock '{}' is held)",
             layout.root.display(),
             path.display()
-        ));
+        )),
+        Err(fs::TryLockError::Error(e)) => Err(format!("cannot lock '{}': {e}", path.display())),
     }
-    Ok(StateLock { _file: file })
 }
 
 #[cfg(test)]

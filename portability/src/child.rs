@@ -34,6 +34,13 @@ pub fn configure_child(cmd: &mut Command, new_process_group: bool, die_with_pare
     imp::configure_child(cmd, new_process_group, die_with_parent)
 }
 
+/// Makes `cmd`'s child leave the caller's session and terminal (Unix `setsid`; Windows
+/// `DETACHED_PROCESS` with a new process group), so that it outlives the command that started
+/// it and a Ctrl-C in that command's terminal.
+pub fn detach_from_session(cmd: &mut Command) {
+    imp::detach_from_session(cmd)
+}
+
 /// Which side of [`fork_supervised`] the caller is on.
 #[cfg(unix)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +156,18 @@ mod imp {
         let _ = die_with_parent;
     }
 
+    pub fn detach_from_session(cmd: &mut Command) {
+        // SAFETY: setsid is async-signal-safe and allocates nothing.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+
     fn number(signal: Signal) -> libc::c_int {
         match signal {
             Signal::Terminate => libc::SIGTERM,
@@ -190,7 +209,7 @@ mod imp {
         Foundation::HANDLE,
         System::{
             Console::{GenerateConsoleCtrlEvent, CTRL_BREAK_EVENT},
-            Threading::{TerminateProcess, CREATE_NEW_PROCESS_GROUP, PROCESS_TERMINATE},
+            Threading::{TerminateProcess, CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS, PROCESS_TERMINATE},
         },
     };
 
@@ -198,6 +217,10 @@ mod imp {
         if new_process_group {
             cmd.creation_flags(CREATE_NEW_PROCESS_GROUP);
         }
+    }
+
+    pub fn detach_from_session(cmd: &mut Command) {
+        cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
     }
 
     pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
@@ -316,6 +339,19 @@ mod tests {
         let _ = unguarded.wait();
         assert_eq!(guarded_status.signal(), Some(libc::SIGKILL));
         assert!(survived, "a child without die_with_parent died with its thread");
+    }
+
+    #[test]
+    fn a_detached_child_leads_a_session_of_its_own() {
+        let mut cmd = sleeper();
+        detach_from_session(&mut cmd);
+        let mut child = cmd.spawn().unwrap();
+        // SAFETY: getsid has no memory preconditions.
+        let (session, ours) = unsafe { (libc::getsid(child.id() as libc::pid_t), libc::getsid(0)) };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(session, child.id() as libc::pid_t);
+        assert_ne!(session, ours);
     }
 
     #[test]

@@ -17,6 +17,9 @@
 //! | [`child::configure_child`] | process group + `PR_SET_PDEATHSIG` | process group only (written) | `CREATE_NEW_PROCESS_GROUP` (written) |
 //! | [`child::fork_supervised`] / [`child::wait_for_exit`] (start a worker without a second exec) | `fork` + `PR_SET_PDEATHSIG`, `waitpid` | `fork`, `waitpid` (written; `repy run` spawns there, as [`child::is_single_threaded`] is false) | not available: `repy run` spawns |
 //! | [`child::signal_group`] / [`child::signal_process`] | `killpg` / `kill` | same (written) | Ctrl-Break, `TerminateProcess`, suspend (written) |
+//! | [`machine::physical_memory`] / [`machine::free_disk_space`] | `sysconf` / `statvfs` | same (written) | not yet: the node manager is Unix-only |
+//! | [`machine::process_tree_usage`] | `/proc` | not yet | not yet |
+//! | [`child::detach_from_session`] | `setsid` | same (written) | `DETACHED_PROCESS` (written) |
 //! | [`interfaces::all_interfaces`] / [`interfaces::interface_ipv4_addresses`] | `getifaddrs` | same (written) | `GetAdaptersAddresses` (written) |
 //! | [`readiness::wait_readable`] | `poll` | same (written) | `WSAPoll` (written) |
 //! | [`process::exit_now`] / [`process::write_stderr_raw`] | `_exit` / `write(2)` | same | `std` fallbacks |
@@ -27,6 +30,7 @@
 pub mod child;
 pub mod cpu;
 pub mod interfaces;
+pub mod machine;
 pub mod memory;
 mod pid;
 pub mod process;

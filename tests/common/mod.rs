@@ -28,8 +28,10 @@ impl std::fmt::Debug for Run {
     }
 }
 
+/// The binary under test: the one this test build made, or `REPY_TEST_BINARY` (how
+/// `.ci/run` runs the same tests against the release build without building them again).
 pub fn repy_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_repy"))
+    std::env::var_os("REPY_TEST_BINARY").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_repy")))
 }
 
 /// Runs `repy ARGS...` in `dir`.

@@ -1,0 +1,131 @@
+//! The size of the machine a node manager donates: physical memory, free disk space, and what
+//! a process and its descendants use (for `repy node status`).
+
+use std::{io, path::Path, time::Duration};
+
+/// Physical memory in bytes (Unix `sysconf`).
+pub fn physical_memory() -> io::Result<u64> {
+    imp::physical_memory()
+}
+
+/// Bytes available to unprivileged users on the file system holding `dir` (Unix `statvfs`).
+pub fn free_disk_space(dir: &Path) -> io::Result<u64> {
+    imp::free_disk_space(dir)
+}
+
+/// CPU time and resident bytes of process `root` and all its descendants (Linux `/proc`).
+pub fn process_tree_usage(root: u32) -> io::Result<(Duration, u64)> {
+    imp::process_tree_usage(root)
+}
+
+#[cfg(unix)]
+mod imp {
+    use std::{io, path::Path, time::Duration};
+
+    fn sysconf(name: libc::c_int) -> io::Result<u64> {
+        // SAFETY: sysconf has no preconditions.
+        let value = unsafe { libc::sysconf(name) };
+        u64::try_from(value).ok().filter(|&v| v > 0).ok_or_else(io::Error::last_os_error)
+    }
+
+    pub fn physical_memory() -> io::Result<u64> {
+        Ok(sysconf(libc::_SC_PHYS_PAGES)?.saturating_mul(sysconf(libc::_SC_PAGESIZE)?))
+    }
+
+    pub fn free_disk_space(dir: &Path) -> io::Result<u64> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "the path contains a NUL byte"))?;
+        // SAFETY: statvfs is plain old data; all zeroes is a valid value.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid C string and output buffer.
+        if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        #[allow(clippy::unnecessary_cast)] // the field types differ between systems
+        Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    }
+
+    #[cfg(target_os = "linux")]
+    pub fn process_tree_usage(root: u32) -> io::Result<(Duration, u64)> {
+        let (ticks, page) = (sysconf(libc::_SC_CLK_TCK)?, sysconf(libc::_SC_PAGESIZE)?);
+        // (pid, parent, cpu ticks, resident pages) of every process.
+        let mut procs = Vec::new();
+        for entry in std::fs::read_dir("/proc")?.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            // Fields after the command name, which is in parentheses and may contain spaces.
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // fields[0] is field 3 (state): ppid = 4, utime = 14, stime = 15, rss = 24.
+            if fields.len() < 22 {
+                continue;
+            }
+            let num = |i: usize| fields[i].parse::<u64>().unwrap_or(0);
+            procs.push((pid, num(1) as u32, num(11) + num(12), num(21)));
+        }
+        let mut members = vec![root];
+        let mut i = 0;
+        while i < members.len() {
+            let parent = members[i];
+            members.extend(procs.iter().filter(|p| p.1 == parent).map(|p| p.0));
+            i += 1;
+        }
+        let mine: Vec<_> = procs.iter().filter(|p| members.contains(&p.0)).collect();
+        if mine.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no process {root}")));
+        }
+        let cpu: u64 = mine.iter().map(|p| p.2).sum();
+        let rss: u64 = mine.iter().map(|p| p.3).sum();
+        Ok((Duration::from_secs_f64(cpu as f64 / ticks as f64), rss * page))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn process_tree_usage(_root: u32) -> io::Result<(Duration, u64)> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "process tree usage needs Linux /proc"))
+    }
+}
+
+#[cfg(not(unix))]
+mod imp {
+    use std::{io, path::Path, time::Duration};
+
+    fn unsupported<T>() -> io::Result<T> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "the node manager runs on Unix only"))
+    }
+
+    pub fn physical_memory() -> io::Result<u64> {
+        unsupported()
+    }
+
+    pub fn free_disk_space(_dir: &Path) -> io::Result<u64> {
+        unsupported()
+    }
+
+    pub fn process_tree_usage(_root: u32) -> io::Result<(Duration, u64)> {
+        unsupported()
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_machine_has_memory_and_disk() {
+        assert!(physical_memory().unwrap() > 64 << 20);
+        assert!(free_disk_space(Path::new("/")).unwrap() > 0);
+        assert!(free_disk_space(Path::new("/no/such/dir")).is_err());
+    }
+
+    #[test]
+    fn a_tree_counts_its_children() {
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let (_, alone) = process_tree_usage(child.id()).unwrap();
+        let (_, with_child) = process_tree_usage(std::process::id()).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(alone > 0 && with_child > alone, "{alone} {with_child}");
+        assert!(process_tree_usage(u32::MAX).is_err());
+    }
+}
