@@ -3,17 +3,15 @@
 mod check_cmd;
 mod fleet_cmd;
 mod keygen_cmd;
-mod memory;
 mod node_cmd;
 mod restrictions_cmd;
 mod run_cmd;
-mod supervisor;
 mod test_cmd;
 mod testbed_cmd;
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "repy", version, about = "Run short Python network programs in sandboxed vessels")]
@@ -57,9 +55,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Parsed once; `repy run` also reads the options' positions from the matches.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let status = match cli.command {
-        Command::Run(args) => run_cmd::run(args),
+        Command::Run(args) => run_cmd::run(args, matches.subcommand_matches("run").expect("parsed as run")),
         Command::Check { programs } => check_cmd::check(&programs),
         Command::Restrictions { action } => restrictions_cmd::run(action),
         Command::Keygen(args) => keygen_cmd::run(args),

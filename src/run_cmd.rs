@@ -1,23 +1,10 @@
-//! `repy run`: the checks that come before anything runs (restrictions, program, static
-//! safety), then the program's lifecycle.
+//! `repy run`: its command line, handed to [`repy_vessel::run`].
 
-use std::{path::PathBuf, sync::Arc, time::Instant};
+use std::path::PathBuf;
 
 use clap::Args;
-use repy_api::{
-    lifecycle::{self, Program},
-    net::{LocalAddresses, LocalPreference},
-};
-use repy_contract::{
-    status::ExitStatus,
-    termination::{self, Termination},
-};
-use repy_policy::Resource;
-
-use crate::{check_cmd::checked_source, restrictions_cmd, supervisor};
-
-/// Address space beyond heap and stacks: code, interpreter, allocator arenas.
-const ADDRESS_SPACE_SLACK: u64 = 4 << 30;
+use repy_api::net::{LocalAddresses, LocalPreference};
+use repy_vessel::RunOptions;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -49,101 +36,22 @@ pub struct RunArgs {
     args: Vec<String>,
 }
 
-pub fn run(args: RunArgs) -> u8 {
-    let started = Instant::now();
-    // Before the check thread, the fork and the interpreter's threads.
-    repy_portability::memory::use_one_heap();
-    if let Err(e) = termination::open_report() {
-        eprintln!("repy: {e}");
-        return ExitStatus::Usage.into();
-    }
-    let restrictions = match &args.restrictions {
-        None => repy_policy::parse(repy_policy::DEFAULT_PROFILE).expect("the built-in profile is valid"),
-        Some(path) => match restrictions_cmd::load(path) {
-            Ok(r) => r,
-            Err(lines) => {
-                lines.iter().for_each(|l| eprintln!("{l}"));
-                return ExitStatus::Usage.into();
-            }
-        },
-    };
-    let is_worker = std::env::var(supervisor::WORKER_ROLE_VAR).as_deref() == Ok(supervisor::WORKER_ROLE);
-    // The worker runs exactly the source the supervisor read and checked (also when the
-    // program is a pipe such as /dev/stdin): it arrives on the worker's standard input.
-    let handed = is_worker && std::env::var_os(supervisor::SOURCE_ON_STDIN_VAR).is_some();
-    let source = if handed { read_handed_source(&args.program) } else { checked_source(&args.program) };
-    let source = match source {
-        Ok(source) => source,
-        Err(status) => return status,
-    };
-    if !is_worker {
-        let vessel_dir = args.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
-        if !vessel_dir.is_dir() {
-            eprintln!("repy: cannot use vessel directory '{}': not a directory", vessel_dir.display());
-            return ExitStatus::Usage.into();
-        }
-        if let Some(termination) = supervisor::disk_over_limit(&vessel_dir, &restrictions) {
-            termination.announce();
-            return Termination::STATUS.into();
-        }
-        match supervisor::start_worker(&source) {
-            Ok(supervisor::Started::Supervisor(worker)) => return supervisor::supervise(worker, &vessel_dir, &restrictions),
-            // This process is now the worker (forked), with everything checked above.
-            Ok(supervisor::Started::Worker) => {}
-            Err(status) => return status,
-        }
-    }
-    // Paths given relative to the caller's directory stay valid after entering the vessel.
-    let logfile = args.logfile.map(|p| std::path::absolute(&p).unwrap_or(p));
-    if let Some(dir) = &args.cwd {
-        if let Err(e) = std::env::set_current_dir(dir) {
-            eprintln!("repy: cannot use vessel directory '{}': {e}", dir.display());
-            return ExitStatus::Usage.into();
-        }
-    }
-    let memory_limit = restrictions.value(Resource::Memory).whole_units();
-    // Second line of defence behind the counting allocator: the address space may hold the
-    // heap limit, every possible thread stack (reserved, mostly untouched: a thread per
-    // event, one serving each listener, the main thread and one spare) and the
-    // interpreter's own mappings, and no more.
-    let threads = restrictions
-        .value(Resource::Events)
-        .whole_units()
-        .saturating_add(restrictions.value(Resource::Insockets).whole_units())
-        .saturating_add(2);
-    let stacks = threads.saturating_mul(repy_api::runtime::THREAD_STACK_BYTES as u64);
-    let _ = repy_portability::memory::limit_address_space(memory_limit.saturating_add(stacks).saturating_add(ADDRESS_SPACE_SLACK));
-    lifecycle::run(Program {
-        name: args.program.display().to_string(),
-        source,
-        callargs: args.args,
-        restrictions: Arc::new(restrictions),
-        logfile,
-        started,
-        // Counting starts here, after the interpreter's fixed start-up footprint.
-        on_start: Box::new(move || crate::memory::start_counting(memory_limit)),
-        usage: args.usage.then_some(crate::memory::usage_figures as fn() -> (u64, u64)),
-        local_addresses: LocalAddresses { preferences: local_preferences(&args.ips, &args.ifaces), no_other_ips: args.nootherips },
+pub fn run(args: RunArgs, matches: &clap::ArgMatches) -> u8 {
+    let preferences = local_preferences(&args.ips, &args.ifaces, matches);
+    repy_vessel::run(RunOptions {
+        restrictions: args.restrictions,
+        cwd: args.cwd,
+        logfile: args.logfile,
+        usage: args.usage,
+        local_addresses: LocalAddresses { preferences, no_other_ips: args.nootherips },
+        program: args.program,
+        args: args.args,
     })
-}
-
-/// The program source the supervisor handed over, checked again.
-fn read_handed_source(program: &std::path::Path) -> Result<String, u8> {
-    let mut bytes = Vec::new();
-    if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
-        eprintln!("repy: internal error: cannot receive the program from the supervisor: {e}");
-        return Err(ExitStatus::Usage.into());
-    }
-    crate::check_cmd::checked_bytes(&program.display().to_string(), &bytes)
 }
 
 /// The `--ip` and `--iface` options in command-line order (repy-api.md §7.3): clap keeps
 /// each list in order; the positions of the options interleave them.
-fn local_preferences(ips: &[String], ifaces: &[String]) -> Vec<LocalPreference> {
-    let matches = <crate::Cli as clap::CommandFactory>::command().get_matches();
-    let Some(("run", run)) = matches.subcommand() else {
-        return ips.iter().cloned().map(LocalPreference::Ip).collect();
-    };
+fn local_preferences(ips: &[String], ifaces: &[String], run: &clap::ArgMatches) -> Vec<LocalPreference> {
     let positions = |id: &str| run.indices_of(id).map(|i| i.collect::<Vec<_>>()).unwrap_or_default();
     let mut ordered: Vec<(usize, LocalPreference)> =
         positions("ips").into_iter().zip(ips.iter().cloned().map(LocalPreference::Ip)).collect();
