@@ -1,0 +1,95 @@
+//! A vessel's files, as its users see them through the node manager: add, list, retrieve,
+//! delete, and the vessel's log.
+
+use std::fs;
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use repy_contract::{disk, file_name, log};
+use serde_json::json;
+
+use super::{arguments::check_filename, Outcome};
+use crate::{
+    node::{internal, Node},
+    request::{err, Code, NmError},
+    state,
+};
+
+impl Node {
+    pub(super) fn add_file(&mut self, vessel: &str, filename: &str, data: &str) -> Result<Outcome, NmError> {
+        check_filename(filename)?;
+        let limit = self.config.max_file_bytes;
+        if data.len() > 4 * limit.div_ceil(3) + 4 {
+            return err(Code::FileTooLarge, format!("file '{filename}' is over the transfer limit of {limit} bytes"));
+        }
+        let bytes = STANDARD
+            .decode(data)
+            .map_err(|e| NmError::new(Code::BadArguments, format!("'data' of file '{filename}' is not valid base64: {e}")))?;
+        if bytes.len() > limit {
+            return err(
+                Code::FileTooLarge,
+                format!("file '{filename}' has {} bytes, over the transfer limit of {limit} bytes", bytes.len()),
+            );
+        }
+        let dir = self.layout.vessel_dir(vessel);
+        let used = disk::vessel_disk_usage_except(&dir, Some(filename)).map_err(|e| internal("measuring disk use", e))?;
+        let restrictions = self.read_restrictions(vessel)?;
+        let quota = restrictions.value(repy_policy::Resource::Diskused).whole_units();
+        let after = used + bytes.len() as u64 + disk::PER_FILE_OVERHEAD;
+        if after > quota {
+            return err(
+                Code::DiskQuota,
+                format!(
+                    "file '{filename}' ({} bytes) would bring vessel {vessel} to {after} bytes, over its diskused of {quota}",
+                    bytes.len()
+                ),
+            );
+        }
+        state::write_atomic(&self.layout.tmp(), &dir.join(filename), &bytes).map_err(|e| internal("writing a vessel file", e))?;
+        Ok((json!({}), None))
+    }
+
+    pub(super) fn list_files(&self, vessel: &str) -> Result<Outcome, NmError> {
+        let dir = self.layout.vessel_dir(vessel);
+        let mut files = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| internal("listing a vessel", e))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if file_name::user_problem(&name).is_none() && entry.metadata().is_ok_and(|m| m.is_file()) {
+                files.push(name);
+            }
+        }
+        files.sort();
+        Ok((json!({"files": files}), None))
+    }
+
+    pub(super) fn retrieve_file(&self, vessel: &str, filename: &str) -> Result<Outcome, NmError> {
+        check_filename(filename)?;
+        let path = self.layout.vessel_dir(vessel).join(filename);
+        let meta = match fs::metadata(&path) {
+            Ok(m) if m.is_file() => m,
+            _ => return err(Code::NoSuchFile, format!("vessel {vessel} has no file '{filename}'")),
+        };
+        let limit = self.config.max_file_bytes;
+        if meta.len() > limit as u64 {
+            return err(Code::FileTooLarge, format!("file '{filename}' has {} bytes, over the transfer limit of {limit}", meta.len()));
+        }
+        let data = fs::read(&path).map_err(|e| internal("reading a vessel file", e))?;
+        Ok((json!({"data": STANDARD.encode(data)}), None))
+    }
+
+    pub(super) fn delete_file(&self, vessel: &str, filename: &str) -> Result<Outcome, NmError> {
+        check_filename(filename)?;
+        let dir = self.layout.vessel_dir(vessel);
+        let path = dir.join(filename);
+        if !fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            return err(Code::NoSuchFile, format!("vessel {vessel} has no file '{filename}'"));
+        }
+        fs::remove_file(&path).map_err(|e| internal("deleting a vessel file", e))?;
+        let _ = state::sync_dir(&dir);
+        Ok((json!({}), None))
+    }
+
+    pub(super) fn read_log(&self, vessel: &str) -> Result<Outcome, NmError> {
+        let data = log::read_log(&self.layout.log_base(vessel)).map_err(|e| internal("reading a log", e))?;
+        Ok((json!({"log": String::from_utf8_lossy(&data)}), None))
+    }
+}
