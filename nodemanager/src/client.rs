@@ -44,36 +44,6 @@ impl ClientError {
     }
 }
 
-pub fn code_from_str(text: &str) -> Option<Code> {
-    use Code::*;
-    [
-        BadFrame,
-        UnknownCall,
-        BadArguments,
-        BadSignature,
-        WrongNode,
-        Expired,
-        Replay,
-        Forbidden,
-        NoSuchVessel,
-        NoSuchFile,
-        BadFilename,
-        FileTooLarge,
-        DiskQuota,
-        InvalidState,
-        BadKey,
-        LimitExceeded,
-        BadResources,
-        ResourceMath,
-        OwnerMismatch,
-        UnsupportedPlatform,
-        Busy,
-        Internal,
-    ]
-    .into_iter()
-    .find(|c| c.as_str() == text)
-}
-
 pub struct Client {
     stream: TcpStream,
     addr: String,
@@ -203,7 +173,7 @@ pub fn result_of(response: Value) -> Result<Value, ClientError> {
         Some(Value::Bool(false)) => {
             let e = &response["error"];
             let code_text = e["code"].as_str().unwrap_or("");
-            let code = code_from_str(code_text).ok_or_else(|| ClientError::Protocol(format!("unknown error code '{code_text}'")))?;
+            let code = Code::parse(code_text).ok_or_else(|| ClientError::Protocol(format!("unknown error code '{code_text}'")))?;
             Err(ClientError::Remote(NmError {
                 code,
                 message: e["message"].as_str().unwrap_or("").to_string(),

@@ -13,9 +13,31 @@ use crate::{
 pub const SIGN_PREFIX: &[u8] = b"repy-nodemanager-request-v1\n";
 pub const MAX_ID_CHARS: usize = 64;
 
-/// Error codes of §3.4.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Code {
+/// Declares [`Code`] from one list of names: each code's wire text is its name, so the
+/// node manager's encoding and the client's decoding cannot drift apart.
+macro_rules! error_codes {
+    ($($name:ident),* $(,)?) => {
+        /// Error codes of §3.4.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Code {
+            $($name,)*
+        }
+
+        impl Code {
+            /// Every code, in the order of §3.4.
+            pub const ALL: &[Code] = &[$(Code::$name,)*];
+
+            /// The code's text on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
     BadFrame,
     UnknownCall,
     BadArguments,
@@ -41,31 +63,9 @@ pub enum Code {
 }
 
 impl Code {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::BadFrame => "BadFrame",
-            Code::UnknownCall => "UnknownCall",
-            Code::BadArguments => "BadArguments",
-            Code::BadSignature => "BadSignature",
-            Code::WrongNode => "WrongNode",
-            Code::Expired => "Expired",
-            Code::Replay => "Replay",
-            Code::Forbidden => "Forbidden",
-            Code::NoSuchVessel => "NoSuchVessel",
-            Code::NoSuchFile => "NoSuchFile",
-            Code::BadFilename => "BadFilename",
-            Code::FileTooLarge => "FileTooLarge",
-            Code::DiskQuota => "DiskQuota",
-            Code::InvalidState => "InvalidState",
-            Code::BadKey => "BadKey",
-            Code::LimitExceeded => "LimitExceeded",
-            Code::BadResources => "BadResources",
-            Code::ResourceMath => "ResourceMath",
-            Code::OwnerMismatch => "OwnerMismatch",
-            Code::UnsupportedPlatform => "UnsupportedPlatform",
-            Code::Busy => "Busy",
-            Code::Internal => "Internal",
-        }
+    /// The code whose wire text is `text`.
+    pub fn parse(text: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == text)
     }
 }
 
@@ -281,6 +281,16 @@ pub fn unix_micros() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_error_code_reads_back_from_its_text() {
+        assert_eq!(Code::ALL.len(), 22);
+        for &code in Code::ALL {
+            assert_eq!(Code::parse(code.as_str()), Some(code));
+        }
+        assert_eq!(Code::DiskQuota.as_str(), "DiskQuota");
+        assert_eq!(Code::parse("diskquota"), None);
+    }
 
     fn envelope(v: &Value) -> Result<Envelope, NmError> {
         parse_envelope(v.as_object().unwrap())
