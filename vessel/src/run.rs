@@ -42,8 +42,7 @@ pub struct RunOptions {
 ///
 /// A spawned worker starts this binary again with the same command line, so the binary's
 /// `main` must bring it back here with the same options.
-pub fn run(options: RunOptions) -> u8 {
-    let args = options;
+pub fn run(args: RunOptions) -> u8 {
     let started = Instant::now();
     // Before the check thread, the fork and the interpreter's threads.
     repy_portability::memory::use_one_heap();
