@@ -15,6 +15,10 @@ use repy_contract::file_name;
 use repy_nodemanager::{
     client::{Client, ClientError},
     keys::{PublicKey, SecretKey},
+    protocol::{
+        AddFileToVessel, GetVesselResources, GetVessels, ListFilesInVessel, ReadVesselLog, Request, ResetVessel, RetrieveFileFromVessel,
+        StartVessel, StopVessel,
+    },
 };
 use serde_json::{json, Map, Value};
 
@@ -24,8 +28,8 @@ use crate::{
     identity::Identity,
 };
 
-/// The most arguments StartVessel accepts (nodemanager.md §4), the program included.
-pub const MAX_START_ARGS: usize = 64;
+/// The most arguments StartVessel accepts, the program included: the node's own limit.
+pub use repy_nodemanager::protocol::MAX_START_ARGS;
 
 pub enum Command {
     Browse,
@@ -202,7 +206,7 @@ fn discover(index: usize, addr: String, seed: &str, me: &PublicKey, timeout: Dur
     let mut client = Client::connect_timeout(&addr, timeout).map_err(describe)?.with_key(secret);
     client.set_timeout(timeout);
     let asked = Instant::now();
-    let all = client.call_unsigned("GetVessels", json!({})).map_err(|e| match e {
+    let all = client.send_unsigned(&GetVessels {}.into()).map_err(|e| match e {
         ClientError::Io(e) if asked.elapsed() >= timeout => {
             format!("unreachable: no answer from {addr} within {} s ({e})", timeout.as_secs_f64())
         }
@@ -220,7 +224,7 @@ fn discover(index: usize, addr: String, seed: &str, me: &PublicKey, timeout: Dur
         };
         let name = v["name"].as_str().unwrap_or("").to_string();
         let resources = client
-            .call_unsigned("GetVesselResources", json!({"vessel": name}))
+            .send_unsigned(&GetVesselResources { vessel: name.clone() }.into())
             .map_err(|e| describe_call(&format!("GetVesselResources {name}"), e))?;
         vessels.push(VesselView {
             status: v["status"].as_str().unwrap_or("").to_string(),
@@ -325,7 +329,7 @@ impl Fleet {
         loop {
             let places: Vec<(usize, String)> = active.iter().map(|(v, _)| (v.index, v.addr.clone())).collect();
             let polled = self.exec.map(std::mem::take(&mut active), "", |(mut view, mut failed)| {
-                match view.client.call_unsigned("GetVessels", json!({})) {
+                match view.client.send_unsigned(&GetVessels {}.into()) {
                     Ok(all) => {
                         for v in all["vessels"].as_array().into_iter().flatten() {
                             if let Some(mine) = view.vessels.iter_mut().find(|m| v["name"] == m.name.as_str()) {
@@ -375,9 +379,9 @@ impl Fleet {
             for v in view.vessels.clone() {
                 let timed_out = v.status == "Started";
                 if timed_out {
-                    let _ = view.client.call("StopVessel", json!({"vessel": v.name}));
+                    let _ = view.client.send(&StopVessel { vessel: v.name.clone() }.into());
                 }
-                let outcome = match view.client.call("ReadVesselLog", json!({"vessel": v.name})) {
+                let outcome = match view.client.send(&ReadVesselLog { vessel: v.name.clone() }.into()) {
                     Err(e) => Outcome::vessel(&addr, &v.name, Err(describe_call("ReadVesselLog", e))),
                     Ok(log) => {
                         let mut fields = Map::new();
@@ -484,9 +488,11 @@ fn act_on_vessel(
     expanded: &Expanded,
 ) -> Result<Map<String, Value>, String> {
     let vessel = v.name.clone();
-    let vessel = vessel.as_str();
     let mut fields = Map::new();
-    let mut call = |name: &str, args: Value| client.call(name, args).map_err(|e| describe_call(name, e));
+    let mut call = |request: Request| {
+        let name = request.name();
+        client.send(&request).map_err(|e| describe_call(name, e))
+    };
     match command {
         Command::Browse => {
             fields.insert("status".into(), json!(v.status));
@@ -498,29 +504,29 @@ fn act_on_vessel(
         }
         Command::Upload { files } => {
             for (name, data) in files {
-                call("AddFileToVessel", json!({"vessel": vessel, "filename": name, "data": STANDARD.encode(data)}))
+                call(AddFileToVessel { vessel: vessel.clone(), filename: name.clone(), data: STANDARD.encode(data) }.into())
                     .map_err(|e| format!("{name}: {e}"))?;
             }
             fields.insert("files".into(), json!(files.iter().map(|(n, _)| n).collect::<Vec<_>>()));
         }
         Command::Start { .. } => {
             let args = expanded.get(&(index, v.name.clone())).cloned().unwrap_or_else(|| Err("no arguments".into()))?;
-            let result = call("StartVessel", json!({"vessel": vessel, "args": args}))?;
+            let result = call(StartVessel { vessel, args: args.clone() }.into())?;
             fields.insert("status".into(), result["status"].clone());
             fields.insert("args".into(), json!(args));
         }
         Command::Run { program, data, .. } => {
             let args = expanded.get(&(index, v.name.clone())).cloned().unwrap_or_else(|| Err("no arguments".into()))?;
-            call("AddFileToVessel", json!({"vessel": vessel, "filename": program, "data": STANDARD.encode(data)}))?;
-            let before = call("ReadVesselLog", json!({"vessel": vessel}))?;
+            call(AddFileToVessel { vessel: vessel.clone(), filename: program.clone(), data: STANDARD.encode(data) }.into())?;
+            let before = call(ReadVesselLog { vessel: vessel.clone() }.into())?;
             v.log_before = before["log"].as_str().unwrap_or("").to_string();
-            let result = call("StartVessel", json!({"vessel": vessel, "args": args}))?;
+            let result = call(StartVessel { vessel, args: args.clone() }.into())?;
             fields.insert("status".into(), result["status"].clone());
             fields.insert("args".into(), json!(args));
         }
         Command::Stop => {
             if v.status == "Started" {
-                let result = call("StopVessel", json!({"vessel": vessel}))?;
+                let result = call(StopVessel { vessel }.into())?;
                 fields.insert("status".into(), result["status"].clone());
             } else {
                 fields.insert("status".into(), json!(v.status));
@@ -528,20 +534,20 @@ fn act_on_vessel(
             }
         }
         Command::Log => {
-            let result = call("ReadVesselLog", json!({"vessel": vessel}))?;
+            let result = call(ReadVesselLog { vessel }.into())?;
             fields.insert("log".into(), result["log"].clone());
             fields.insert("status".into(), json!(v.status));
         }
         Command::List => {
-            let result = call("ListFilesInVessel", json!({"vessel": vessel}))?;
+            let result = call(ListFilesInVessel { vessel }.into())?;
             fields.insert("files".into(), result["files"].clone());
         }
         Command::Download { file, to } => {
-            let result = call("RetrieveFileFromVessel", json!({"vessel": vessel, "filename": file}))?;
+            let result = call(RetrieveFileFromVessel { vessel: vessel.clone(), filename: file.clone() }.into())?;
             let data = STANDARD
                 .decode(result["data"].as_str().unwrap_or(""))
                 .map_err(|e| format!("RetrieveFileFromVessel: bad file data: {e}"))?;
-            let dir = to.join(download_dir_name(addr, vessel));
+            let dir = to.join(download_dir_name(addr, &vessel));
             std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
             let path = dir.join(file);
             std::fs::write(&path, &data).map_err(|e| format!("cannot write '{}': {e}", path.display()))?;
@@ -549,7 +555,7 @@ fn act_on_vessel(
             fields.insert("bytes".into(), json!(data.len()));
         }
         Command::Reset => {
-            call("ResetVessel", json!({"vessel": vessel}))?;
+            call(ResetVessel { vessel }.into())?;
             fields.insert("status".into(), json!("Fresh"));
         }
     }

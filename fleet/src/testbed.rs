@@ -21,9 +21,9 @@ use repy_nodemanager::{
     client::Client,
     init::{self, InitOptions},
     keys,
+    protocol::GetVessels,
 };
 use repy_portability::child::{detach_from_session, signal_process, Signal};
-use serde_json::json;
 
 /// Ports per vessel.
 pub const PORTS_PER_VESSEL: u16 = 10;
@@ -248,7 +248,7 @@ fn wait_ready(dir: &Path, i: usize, addr: &str, child: &mut Child) -> Result<(),
             ));
         }
         if let Ok(mut client) = Client::connect(addr) {
-            if client.call_unsigned("GetVessels", json!({})).is_ok() {
+            if client.send_unsigned(&GetVessels {}.into()).is_ok() {
                 return Ok(());
             }
         }

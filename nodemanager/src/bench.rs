@@ -3,10 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use crate::{
+    client::Client,
+    keys::SecretKey,
+    protocol::{AddFileToVessel, GetVessels, StartVessel, StopVessel},
+};
 use base64::{engine::general_purpose::STANDARD, Engine};
-use serde_json::json;
-
-use crate::{client::Client, keys::SecretKey};
 
 /// Signed GetVessels requests per second with `connections` clients (each with its own key)
 /// sending `per_connection` requests one after another.
@@ -19,7 +21,7 @@ pub fn requests_per_second(addr: &str, connections: usize, per_connection: usize
                 let mut client = Client::connect(&addr).map_err(|e| e.to_string())?.with_key(SecretKey::generate());
                 client.node_key().map_err(|e| e.to_string())?;
                 for _ in 0..per_connection {
-                    client.call("GetVessels", json!({})).map_err(|e| e.to_string())?;
+                    client.send(&GetVessels {}.into()).map_err(|e| e.to_string())?;
                 }
                 Ok(())
             })
@@ -36,7 +38,7 @@ pub fn requests_per_second(addr: &str, connections: usize, per_connection: usize
 pub fn start_all(addr: &str, key: SecretKey, program: &[u8]) -> Result<(usize, Duration), String> {
     let mut client = Client::connect(addr).map_err(|e| e.to_string())?.with_key(key);
     let me = client.public_key().expect("has a key");
-    let all = client.call("GetVessels", json!({})).map_err(|e| e.to_string())?;
+    let all = client.send(&GetVessels {}.into()).map_err(|e| e.to_string())?;
     let names: Vec<String> = all["vessels"]
         .as_array()
         .map(|list| {
@@ -52,16 +54,16 @@ pub fn start_all(addr: &str, key: SecretKey, program: &[u8]) -> Result<(usize, D
     let data = STANDARD.encode(program);
     for name in &names {
         client
-            .call("AddFileToVessel", json!({"vessel": name, "filename": "bench.py", "data": data}))
+            .send(&AddFileToVessel { vessel: name.clone(), filename: "bench.py".into(), data: data.clone() }.into())
             .map_err(|e| format!("{name}: {e}"))?;
     }
     let start = Instant::now();
     for name in &names {
-        client.call("StartVessel", json!({"vessel": name, "args": ["bench.py"]})).map_err(|e| format!("{name}: {e}"))?;
+        client.send(&StartVessel { vessel: name.clone(), args: vec!["bench.py".into()] }.into()).map_err(|e| format!("{name}: {e}"))?;
     }
     let elapsed = start.elapsed();
     for name in &names {
-        let _ = client.call("StopVessel", json!({"vessel": name}));
+        let _ = client.send(&StopVessel { vessel: name.clone() }.into());
     }
     Ok((names.len(), elapsed))
 }

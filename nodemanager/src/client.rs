@@ -1,4 +1,6 @@
 //! A blocking client: signs requests (§3.2–3.3) and sends them over one connection.
+//! [`Client::send`] takes a typed [`Request`]; [`Client::call`] sends any name and arguments,
+//! which tests use to send malformed requests on purpose.
 
 use std::{
     io::Write,
@@ -11,6 +13,7 @@ use serde_json::{json, Value};
 use crate::{
     frame::{self, DEFAULT_MAX_FRAME_BYTES},
     keys::{PublicKey, SecretKey},
+    protocol::{GetVessels, Request},
     request::{self, unix_micros, unix_now, Code, NmError},
 };
 
@@ -113,7 +116,7 @@ impl Client {
         if let Some(k) = &self.node {
             return Ok(k.clone());
         }
-        let result = self.call_unsigned("GetVessels", json!({}))?;
+        let result = self.send_unsigned(&GetVessels {}.into())?;
         let text = result["node"]["key"].as_str().ok_or_else(|| ClientError::Protocol("GetVessels has no node key".into()))?;
         let key = PublicKey::parse(text).map_err(ClientError::Protocol)?;
         self.node = Some(key.clone());
@@ -138,6 +141,18 @@ impl Client {
         let id = self.next_id();
         let secret = self.secret.as_ref().ok_or_else(|| ClientError::Io("no key to sign with".into()))?;
         Ok(request::sign(secret, &node, &id, call, args, seq, expires))
+    }
+
+    /// Sends a request, signed if the client has a key (see [`call`](Self::call)).
+    pub fn send(&mut self, request: &Request) -> Result<Value, ClientError> {
+        let (call, args) = request.encode();
+        self.call(call, args)
+    }
+
+    /// Sends a request unsigned, as anyone may for a [`Public`](crate::protocol::Role::Public) call.
+    pub fn send_unsigned(&mut self, request: &Request) -> Result<Value, ClientError> {
+        let (call, args) = request.encode();
+        self.call_unsigned(call, args)
     }
 
     /// An unsigned (Public) request.

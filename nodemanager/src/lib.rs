@@ -2,11 +2,13 @@
 //! requests over TCP, supervises `repy run` processes and keeps its state crash-safe.
 //!
 //! One job per module: [`keys`] (Ed25519 keys and key files), [`frame`] (length-prefixed
-//! strict JSON), [`request`] (envelopes, signatures, responses), [`replay`] (sequence numbers),
-//! [`state`] (state directory, configuration, atomic writes), [`resources`] (split/join
-//! arithmetic), [`vessel`] (child processes), [`node`] (start-up, shutdown, commits),
-//! [`calls`] (the requests), [`server`] (TCP, limits), [`client`] (signing client),
-//! [`init`] (`repy node init` / `status`).
+//! strict JSON), [`request`] (envelopes, signatures, responses, error codes), [`protocol`]
+//! (the calls as types shared with the clients: names, roles, arguments, their checks),
+//! [`replay`] (sequence numbers), [`state`] (state directory, configuration, atomic writes),
+//! [`resources`] (split/join arithmetic), [`vessel`] (child processes), [`node`] (start-up,
+//! shutdown, commits), [`calls`] (authorising and executing the calls), [`server`] (TCP,
+//! limits), [`client`] (signing client), [`bench`] (`repy node bench`), [`init`]
+//! (`repy node init` / `status`).
 
 pub mod bench;
 pub mod calls;
@@ -15,6 +17,7 @@ pub mod frame;
 pub mod init;
 pub mod keys;
 pub mod node;
+pub mod protocol;
 pub mod replay;
 pub mod request;
 pub mod resources;

@@ -7,9 +7,10 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use repy_contract::{disk, file_name, log};
 use serde_json::json;
 
-use super::{arguments::check_filename, Outcome};
+use super::Outcome;
 use crate::{
     node::{internal, Node},
+    protocol::check_filename,
     request::{err, Code, NmError},
     state,
 };

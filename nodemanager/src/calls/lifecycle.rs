@@ -5,12 +5,10 @@ use std::fs;
 use repy_contract::file_name;
 use serde_json::{json, Value};
 
-use super::{
-    arguments::{check_filename, check_start_args},
-    Outcome,
-};
+use super::Outcome;
 use crate::{
     node::{internal, Node},
+    protocol::{check_filename, check_start_args},
     request::{err, Code, NmError},
     state::Status,
 };

@@ -3,10 +3,11 @@
 
 use serde_json::json;
 
-use super::{arguments::parse_key, Outcome};
+use super::Outcome;
 use crate::{
     keys::PublicKey,
     node::Node,
+    protocol::parse_key,
     request::{err, Code, NmError},
 };
 
