@@ -7,7 +7,9 @@ use clap::Subcommand;
 use repy_nodemanager::{
     client::{Client, ClientError},
     init::{self, InitOptions},
-    keys, server,
+    keys,
+    protocol::Request,
+    server,
 };
 use serde_json::{Map, Value};
 
@@ -62,8 +64,9 @@ pub enum Action {
     /// Arguments are NAME=VALUE pairs: VALUE is taken as JSON if it parses (numbers, booleans,
     /// lists like '["prog.py","arg"]'), else as a string; NAME=@FILE puts the base64 of FILE's
     /// contents (for AddFileToVessel's `data`). A single argument starting with '{' is the whole
-    /// JSON argument object. ReadVesselLog prints the log text and RetrieveFileFromVessel the file
-    /// contents; other calls print the JSON result.
+    /// JSON argument object. The call and its arguments are checked as the node checks them
+    /// before anything is sent. ReadVesselLog prints the log text and RetrieveFileFromVessel the
+    /// file contents; other calls print the JSON result.
     Call {
         /// Key to sign with: NAME.privatekey (a path prefix). Without it the request is unsigned.
         #[arg(long, value_name = "NAME")]
@@ -117,7 +120,8 @@ fn report(result: Result<(), String>) -> u8 {
     }
 }
 
-fn parse_args(args: &[String]) -> Result<Value, String> {
+/// The arguments object from the command line (NAME=VALUE pairs or one JSON object).
+fn parse_args(args: &[String]) -> Result<Map<String, Value>, String> {
     if let [single] = args {
         if single.trim_start().starts_with('{') {
             return serde_json::from_str(single).map_err(|e| format!("invalid JSON arguments: {e}"));
@@ -134,7 +138,7 @@ fn parse_args(args: &[String]) -> Result<Value, String> {
         };
         map.insert(name.to_string(), value);
     }
-    Ok(Value::Object(map))
+    Ok(map)
 }
 
 fn key_path(name: &str) -> PathBuf {
@@ -168,23 +172,24 @@ fn bench(key: &str, nodes: &[String], connections: usize, requests: usize) -> Re
 }
 
 fn call_node(key: Option<&str>, node: &str, call: &str, args: &[String]) -> Result<(), String> {
-    let args = parse_args(args)?;
+    // Checked here as the node would, so that a bad call or argument is reported before sending.
+    let request = Request::parse(call, parse_args(args)?).map_err(|e| e.message)?;
     let mut client = Client::connect(node).map_err(|e| e.to_string())?;
     if let Some(name) = key {
         client = client.with_key(keys::read_secret_key(&key_path(name))?);
     }
-    let result = client.call(call, args).map_err(|e| match e {
+    let result = client.send(&request).map_err(|e| match e {
         ClientError::Remote(e) => format!("{node} refused {call}: {e}"),
         other => format!("{node}: {other}"),
     })?;
-    match call {
-        "ReadVesselLog" => print!("{}", result["log"].as_str().unwrap_or("")),
-        "RetrieveFileFromVessel" => {
+    match request {
+        Request::ReadVesselLog(_) => print!("{}", result["log"].as_str().unwrap_or("")),
+        Request::RetrieveFileFromVessel(_) => {
             let data = STANDARD.decode(result["data"].as_str().unwrap_or("")).map_err(|e| format!("bad file data: {e}"))?;
             use std::io::Write;
             std::io::stdout().write_all(&data).map_err(|e| e.to_string())?;
         }
-        "GetVesselResources" | "GetOffcutResources" => print!("{}", result["resources"].as_str().unwrap_or("")),
+        Request::GetVesselResources(_) | Request::GetOffcutResources(_) => print!("{}", result["resources"].as_str().unwrap_or("")),
         _ => println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default()),
     }
     Ok(())

@@ -649,6 +649,29 @@ fn cli_errors_name_the_culprit() {
     assert!(ok && out.contains("call") && out.contains("ReadVesselLog"), "{out}");
 }
 
+/// `repy node call` parses the request as the node would: a bad call or argument is reported,
+/// naming it, before any connection (nothing listens on the port).
+#[test]
+fn node_call_checks_the_request_before_sending() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let call = |args: &[&str]| {
+        let (ok, _, err) = repy_cli(&[&["node", "call", "--node", addr.as_str()][..], args].concat());
+        assert!(!ok && !err.contains("cannot connect"), "{err}");
+        err
+    };
+    let err = call(&["StopVessel", "vessel=v1", "force=true"]);
+    assert!(err.contains("arguments of StopVessel") && err.contains("force"), "{err}");
+    let err = call(&["FormatDisk"]);
+    assert!(err.contains("unknown call 'FormatDisk'"), "{err}");
+    let err = call(&["StartVessel", "vessel=v1"]);
+    assert!(err.contains("arguments of StartVessel") && err.contains("args"), "{err}");
+    let err = call(&["ChangeAdvertise", "vessel=v1", "advertise=maybe"]);
+    assert!(err.contains("arguments of ChangeAdvertise: field 'advertise'"), "{err}");
+    // A well-formed request is sent: the failure is now the connection's.
+    let (ok, _, err) = repy_cli(&["node", "call", "--node", &addr, "GetVessels"]);
+    assert!(!ok && err.contains("cannot connect"), "{err}");
+}
+
 /// Not a user-visible path, only a check that the file layout of §7 exists after init.
 #[test]
 fn init_creates_the_layout() {
