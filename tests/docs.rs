@@ -162,6 +162,27 @@ fn every_exposed_function_is_documented_in_api_md() {
     }
 }
 
+/// Each API function's declared signature (its binding) is the one docs/api.md gives: the
+/// same parameters in the same order, those without a default required, and a doc line.
+#[test]
+fn declared_signatures_are_the_documented_ones() {
+    let api = read("docs/api.md");
+    let headings: Vec<&str> = api.lines().filter_map(|l| l.strip_prefix("### `")).collect();
+    for function in repy_api::functions() {
+        let heading = headings
+            .iter()
+            .find(|h| h.split_once('(').is_some_and(|(name, _)| name == function.name))
+            .unwrap_or_else(|| panic!("docs/api.md has no heading for {}", function.name));
+        let params: Vec<&str> = heading.split_once('(').unwrap().1.split_once(")`").unwrap().0.split(", ").filter(|p| !p.is_empty()).collect();
+        let params: Vec<&str> = params.into_iter().filter(|p| !p.starts_with('*')).collect();
+        let names: Vec<&str> = params.iter().map(|p| p.split('=').next().unwrap()).collect();
+        assert_eq!(names, function.params, "parameters of {}", function.name);
+        let required = params.iter().take_while(|p| !p.contains('=')).count();
+        assert_eq!(required, function.required, "required parameters of {}", function.name);
+        assert!(!function.doc.trim().is_empty(), "{} has no doc line", function.name);
+    }
+}
+
 /// Calls every documented function with each documented parameter as a keyword and with one
 /// positional argument too many: the code must know each name and the documented count.
 #[test]

@@ -4,7 +4,6 @@
 //! `diskused` ends the vessel before it happens.
 
 use std::{
-    collections::HashSet,
     fs::{self, File, OpenOptions},
     io::{self, Read, Seek, SeekFrom, Write},
     sync::Arc,
@@ -26,16 +25,12 @@ use rustpython_vm::{
     Py, PyObjectRef, PyPayload, PyResult, VirtualMachine,
 };
 
-use crate::{args::bind, runtime::Runtime};
+use crate::{call::Call, runtime::Runtime};
 
-/// Names of the files currently open (a file may be open only once).
-#[derive(Default)]
-pub struct OpenFiles(Mutex<HashSet<String>>);
-
-fn file_name(rt: &Runtime, vm: &VirtualMachine, function: &str, value: &PyObjectRef) -> PyResult<String> {
-    let name = exact_str(value, vm).ok_or_else(|| rt.arg_error(vm, format!("{function}: filename must be a str")))?;
+fn file_name(call: &Call, value: &PyObjectRef) -> PyResult<String> {
+    let name = exact_str(value, call.vm).ok_or_else(|| call.arg_error("filename must be a str"))?;
     match file_name::problem(&name) {
-        Some(problem) => Err(rt.arg_error(vm, format!("{function}: {problem}"))),
+        Some(problem) => Err(call.arg_error(problem)),
         None => Ok(name),
     }
 }
@@ -80,93 +75,98 @@ fn open_options(create: bool, truncate: bool, write: bool) -> OpenOptions {
     options
 }
 
-pub fn open(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("open", &["filename", "mode"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
-    let name = file_name(rt, vm, "open", &bound.get(0))?;
-    let mode_text = match bound.opt(1, vm) {
-        None => "r".to_owned(),
-        Some(m) => exact_str(&m, vm).ok_or_else(|| rt.arg_error(vm, "open: mode must be a str"))?,
-    };
-    let mode: String = mode_text.chars().filter(|c| !matches!(c, 'b' | 't')).collect();
-    let (needs_existing, create, truncate, append, writable) = match mode.as_str() {
-        "r" => (true, false, false, false, false),
-        "r+" => (true, false, false, false, true),
-        "w" | "w+" => (false, true, true, false, true),
-        "a" | "a+" => (false, true, false, true, true),
-        _ => return Err(rt.arg_error(vm, format!("open: mode '{mode_text}' is not one of r, r+, w, w+, a, a+"))),
-    };
-    rt.check_call(vm, "open", &bound)?;
-    let exists = is_regular_file(&name);
-    let will_create = create && !exists;
-    let s = |t: &str| -> PyObjectRef { vm.ctx.new_str(t).into() };
-    if will_create {
-        rt.check_call_args(vm, "file.__init__", &[s(&name), s("wb")])?;
-    }
-    rt.check_call_args(vm, "file.__init__", &[s(&name), s(if writable { "r+b" } else { "rb" })])?;
-    if needs_existing && !exists {
-        return Err(rt.error(vm, RepyErrorKind::FileNotFound, format!("open: file '{name}' does not exist")));
-    }
-    if !exists && fs::symlink_metadata(&name).is_ok() {
-        return Err(rt.error(vm, RepyErrorKind::FileNotFound, format!("open: '{name}' is not a regular file")));
-    }
-    if !rt.open_files.0.lock().insert(name.clone()) {
-        return Err(rt.error(vm, RepyErrorKind::FileInUse, format!("open: file '{name}' is already open")));
-    }
-    let release_name = || {
-        rt.open_files.0.lock().remove(&name);
-    };
-    if let Err(exhausted) = rt.acquire_reclaiming(vm, "open", Resource::Filesopened) {
-        release_name();
-        return Err(exhausted);
-    }
-    if will_create {
-        check_disk_growth(rt, disk::PER_FILE_OVERHEAD);
-    }
-    match open_options(create, truncate, writable).open(&name) {
-        Ok(mut file) => {
-            if append {
-                let _ = file.seek(SeekFrom::End(0));
+api_function! {
+    /// Opens a file of the vessel directory (mode r, r+, w, w+, a, a+; b and t ignored).
+    fn open(call, filename; mode) {
+        let (rt, vm) = (call.rt, call.vm);
+        let name = file_name(&call, &filename)?;
+        let mode_text = match mode {
+            None => "r".to_owned(),
+            Some(m) => exact_str(&m, vm).ok_or_else(|| call.arg_error("mode must be a str"))?,
+        };
+        let mode: String = mode_text.chars().filter(|c| !matches!(c, 'b' | 't')).collect();
+        let (needs_existing, create, truncate, append, writable) = match mode.as_str() {
+            "r" => (true, false, false, false, false),
+            "r+" => (true, false, false, false, true),
+            "w" | "w+" => (false, true, true, false, true),
+            "a" | "a+" => (false, true, false, true, true),
+            _ => return Err(call.arg_error(format!("mode '{mode_text}' is not one of r, r+, w, w+, a, a+"))),
+        };
+        call.check_rules()?;
+        let exists = is_regular_file(&name);
+        let will_create = create && !exists;
+        let s = |t: &str| -> PyObjectRef { vm.ctx.new_str(t).into() };
+        if will_create {
+            rt.check_call_args(vm, "file.__init__", &[s(&name), s("wb")])?;
+        }
+        rt.check_call_args(vm, "file.__init__", &[s(&name), s(if writable { "r+b" } else { "rb" })])?;
+        if needs_existing && !exists {
+            return Err(call.error(RepyErrorKind::FileNotFound, format!("file '{name}' does not exist")));
+        }
+        if !exists && fs::symlink_metadata(&name).is_ok() {
+            return Err(call.error(RepyErrorKind::FileNotFound, format!("'{name}' is not a regular file")));
+        }
+        if !rt.open_files.claim(&name) {
+            return Err(call.error(RepyErrorKind::FileInUse, format!("file '{name}' is already open")));
+        }
+        if let Err(exhausted) = call.acquire_reclaiming(Resource::Filesopened) {
+            rt.open_files.release(&name);
+            return Err(exhausted);
+        }
+        if will_create {
+            check_disk_growth(rt, disk::PER_FILE_OVERHEAD);
+        }
+        match open_options(create, truncate, writable).open(&name) {
+            Ok(mut file) => {
+                if append {
+                    let _ = file.seek(SeekFrom::End(0));
+                }
+                let object = FileObject { rt: rt.clone(), name, writable, file: Mutex::new(Some(file)) };
+                Ok(object.into_ref(&vm.ctx).into())
             }
-            let object = FileObject { rt: rt.clone(), name, writable, file: Mutex::new(Some(file)) };
-            Ok(object.into_ref(&vm.ctx).into())
-        }
-        Err(e) => {
-            release_name();
-            rt.nanny.release(Resource::Filesopened);
-            Err(io_error(rt, vm, "open", &name, e))
+            Err(e) => {
+                rt.open_files.release(&name);
+                rt.nanny.release(Resource::Filesopened);
+                Err(io_error(rt, vm, call.name, &name, e))
+            }
         }
     }
 }
 
-pub fn listdir(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("listdir", &[], 0, args).map_err(|m| rt.arg_error(vm, m))?;
-    rt.check_call(vm, "listdir", &bound)?;
-    let mut names: Vec<String> = fs::read_dir(".")
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| file_name::is_valid(n))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    Ok(vm.ctx.new_list(names.into_iter().map(|n| vm.ctx.new_str(n).into()).collect()).into())
+api_function! {
+    /// The names of the regular files in the vessel directory, sorted.
+    fn listdir(call) {
+        call.check_rules()?;
+        let mut names: Vec<String> = fs::read_dir(".")
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| file_name::is_valid(n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        let vm = call.vm;
+        Ok(vm.ctx.new_list(names.into_iter().map(|n| vm.ctx.new_str(n).into()).collect()).into())
+    }
 }
 
-pub fn removefile(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("removefile", &["filename"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
-    let name = file_name(rt, vm, "removefile", &bound.get(0))?;
-    rt.check_call(vm, "removefile", &bound)?;
-    if !is_regular_file(&name) {
-        return Err(rt.error(vm, RepyErrorKind::FileNotFound, format!("removefile: file '{name}' does not exist")));
+api_function! {
+    /// Removes a file that is not open.
+    fn removefile(call, filename) {
+        let name = file_name(&call, &filename)?;
+        call.check_rules()?;
+        if !is_regular_file(&name) {
+            return Err(call.error(RepyErrorKind::FileNotFound, format!("file '{name}' does not exist")));
+        }
+        if call.rt.open_files.is_open(&name) {
+            return Err(call.error(RepyErrorKind::FileInUse, format!("file '{name}' is open")));
+        }
+        fs::remove_file(&name).map_err(|e| io_error(call.rt, call.vm, call.name, &name, e))?;
+        Ok(call.vm.ctx.none())
     }
-    if rt.open_files.0.lock().contains(&name) {
-        return Err(rt.error(vm, RepyErrorKind::FileInUse, format!("removefile: file '{name}' is open")));
-    }
-    fs::remove_file(&name).map_err(|e| io_error(rt, vm, "removefile", &name, e))?;
-    Ok(vm.ctx.none())
 }
 
 /// A file object: only the methods of §6.
@@ -197,7 +197,7 @@ impl FileObject {
         if self.file.lock().take().is_none() {
             return false;
         }
-        self.rt.open_files.0.lock().remove(&self.name);
+        self.rt.open_files.release(&self.name);
         self.rt.nanny.release(Resource::Filesopened);
         true
     }
@@ -221,11 +221,11 @@ impl FileObject {
     }
 
     /// A `size` argument: exact int; negative means "to the end".
-    fn size_arg(&self, vm: &VirtualMachine, method: &str, value: Option<PyObjectRef>) -> PyResult<Option<usize>> {
+    fn size_arg(call: &Call, value: Option<PyObjectRef>) -> PyResult<Option<usize>> {
         match value {
             None => Ok(None),
             Some(v) => {
-                let n = exact_int(&v, vm).ok_or_else(|| self.rt.arg_error(vm, format!("{method}: size must be an int")))?;
+                let n = exact_int(&v, call.vm).ok_or_else(|| call.arg_error("size must be an int"))?;
                 Ok(usize::try_from(n).ok())
             }
         }
@@ -248,35 +248,30 @@ impl FileObject {
     }
 
     /// A read-side operation: call rule, wait, read, charge `fileread`.
-    fn charged_read<T>(
-        &self,
-        vm: &VirtualMachine,
-        call: &str,
-        rule_args: &[PyObjectRef],
-        op: impl FnOnce(&mut File) -> io::Result<(T, usize)>,
-    ) -> PyResult<T> {
-        self.ensure_open(vm, call)?;
-        self.rt.check_call_args(vm, call, rule_args)?;
-        self.rt.wait_for(vm, call, Resource::Fileread)?;
-        let (value, bytes) = self.with_file(vm, call, op)?;
-        self.rt.charge(vm, call, Resource::Fileread, bytes as f64)?;
+    fn charged_read<T>(&self, call: &Call, op: impl FnOnce(&mut File) -> io::Result<(T, usize)>) -> PyResult<T> {
+        self.ensure_open(call.vm, call.name)?;
+        call.check_rules()?;
+        call.wait_for(Resource::Fileread)?;
+        let (value, bytes) = self.with_file(call.vm, call.name, op)?;
+        call.charge(Resource::Fileread, bytes as f64)?;
         Ok(value)
     }
 
-    fn write_bytes(&self, vm: &VirtualMachine, call: &str, rule_args: &[PyObjectRef], data: &[u8]) -> PyResult<()> {
-        self.ensure_open(vm, call)?;
+    /// A write: call rule, wait, disk check, write, charge `filewrite`.
+    fn write_bytes(&self, call: &Call, data: &[u8]) -> PyResult<()> {
+        self.ensure_open(call.vm, call.name)?;
         if !self.writable {
-            return Err(self.rt.arg_error(vm, format!("{call}: file '{}' was not opened for writing", self.name)));
+            return Err(call.arg_error(format!("file '{}' was not opened for writing", self.name)));
         }
-        self.rt.check_call_args(vm, call, rule_args)?;
-        self.rt.wait_for(vm, call, Resource::Filewrite)?;
-        self.with_file(vm, call, |file| {
+        call.check_rules()?;
+        call.wait_for(Resource::Filewrite)?;
+        self.with_file(call.vm, call.name, |file| {
             let position = file.stream_position()?;
             let size = file.metadata()?.len();
             check_disk_growth(&self.rt, (position + data.len() as u64).saturating_sub(size));
             file.write_all(data)
         })?;
-        self.rt.charge(vm, call, Resource::Filewrite, data.len() as f64)
+        call.charge(Resource::Filewrite, data.len() as f64)
     }
 }
 
@@ -297,9 +292,9 @@ impl FileObject {
 
     #[pymethod]
     fn read(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-        let bound = bind("read", &["size"], 0, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
-        let size = zelf.size_arg(vm, "file.read", bound.opt(0, vm))?;
-        let data = zelf.charged_read(vm, "file.read", &bound.passed(), |file| {
+        let (call, [], [size]) = Call::bind("file.read", [], ["size"], &zelf.rt, vm, args)?;
+        let size = Self::size_arg(&call, size)?;
+        let data = zelf.charged_read(&call, |file| {
             let mut data = Vec::new();
             match size {
                 None => file.read_to_end(&mut data)?,
@@ -313,9 +308,9 @@ impl FileObject {
 
     #[pymethod]
     fn readline(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-        let bound = bind("readline", &["size"], 0, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
-        let size = zelf.size_arg(vm, "file.readline", bound.opt(0, vm))?;
-        let line = zelf.charged_read(vm, "file.readline", &bound.passed(), |file| {
+        let (call, [], [size]) = Call::bind("file.readline", [], ["size"], &zelf.rt, vm, args)?;
+        let size = Self::size_arg(&call, size)?;
+        let line = zelf.charged_read(&call, |file| {
             let line = Self::read_line(file, size)?;
             let len = line.len();
             Ok((line, len))
@@ -325,9 +320,9 @@ impl FileObject {
 
     #[pymethod]
     fn readlines(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-        let bound = bind("readlines", &["sizehint"], 0, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
-        let hint = zelf.size_arg(vm, "file.readlines", bound.opt(0, vm))?.filter(|&h| h > 0);
-        let lines = zelf.charged_read(vm, "file.readlines", &bound.passed(), |file| {
+        let (call, [], [sizehint]) = Call::bind("file.readlines", [], ["sizehint"], &zelf.rt, vm, args)?;
+        let hint = Self::size_arg(&call, sizehint)?.filter(|&h| h > 0);
+        let lines = zelf.charged_read(&call, |file| {
             let mut lines = Vec::new();
             let mut total = 0;
             loop {
@@ -356,18 +351,15 @@ impl FileObject {
 
     #[pymethod]
     fn seek(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
-        let bound = bind("seek", &["offset", "whence"], 1, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
-        let offset = exact_int(&bound.get(0), vm).ok_or_else(|| zelf.rt.arg_error(vm, "file.seek: offset must be an int"))?;
-        let whence = match bound.opt(1, vm) {
+        let (call, [offset], [whence]) = Call::bind("file.seek", ["offset"], ["whence"], &zelf.rt, vm, args)?;
+        let offset = exact_int(&offset, vm).ok_or_else(|| call.arg_error("offset must be an int"))?;
+        let whence = match whence {
             None => 0,
-            Some(w) => exact_int(&w, vm)
-                .filter(|w| (0..=2).contains(w))
-                .ok_or_else(|| zelf.rt.arg_error(vm, "file.seek: whence must be 0, 1 or 2"))?,
+            Some(w) => exact_int(&w, vm).filter(|w| (0..=2).contains(w)).ok_or_else(|| call.arg_error("whence must be 0, 1 or 2"))?,
         };
-        zelf.ensure_open(vm, "file.seek")?;
-        zelf.rt.check_call(vm, "file.seek", &bound)?;
-        let rt = &zelf.rt;
-        let target = zelf.with_file(vm, "file.seek", |file| {
+        zelf.ensure_open(vm, call.name)?;
+        call.check_rules()?;
+        let target = zelf.with_file(vm, call.name, |file| {
             let base = match whence {
                 0 => 0,
                 1 => file.stream_position()? as i64,
@@ -376,36 +368,33 @@ impl FileObject {
             Ok(base.checked_add(offset))
         })?;
         match target {
-            Some(position) if position >= 0 => {
-                zelf.with_file(vm, "file.seek", |file| file.seek(SeekFrom::Start(position as u64)).map(drop))
-            }
-            _ => Err(rt.arg_error(vm, format!("file.seek: position would be negative (offset {offset}, whence {whence})"))),
+            Some(position) if position >= 0 => zelf.with_file(vm, call.name, |file| file.seek(SeekFrom::Start(position as u64)).map(drop)),
+            _ => Err(call.arg_error(format!("position would be negative (offset {offset}, whence {whence})"))),
         }
     }
 
     #[pymethod]
     fn write(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
-        let bound = bind("write", &["data"], 1, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
-        let data = byte_data(&bound.get(0), vm).map_err(|m| zelf.rt.arg_error(vm, format!("file.write: {m}")))?;
-        zelf.write_bytes(vm, "file.write", &bound.passed(), &data)
+        let (call, [data], []) = Call::bind("file.write", ["data"], [], &zelf.rt, vm, args)?;
+        let data = byte_data(&data, vm).map_err(|m| call.arg_error(m))?;
+        zelf.write_bytes(&call, &data)
     }
 
     #[pymethod]
     fn writelines(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult<()> {
-        let bound = bind("writelines", &["lines"], 1, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
-        let lines = bound.get(0);
+        let (call, [lines], []) = Call::bind("file.writelines", ["lines"], [], &zelf.rt, vm, args)?;
         let items: Vec<PyObjectRef> = if is_exact::<PyList>(&lines, vm) {
             lines.downcast_ref::<PyList>().expect("exact").borrow_vec().to_vec()
         } else if is_exact::<PyTuple>(&lines, vm) {
             lines.downcast_ref::<PyTuple>().expect("exact").as_slice().to_vec()
         } else {
-            return Err(zelf.rt.arg_error(vm, "file.writelines: lines must be a list or tuple"));
+            return Err(call.arg_error("lines must be a list or tuple"));
         };
         let mut data = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            data.extend(byte_data(item, vm).map_err(|m| zelf.rt.arg_error(vm, format!("file.writelines: item {i}: {m}")))?);
+            data.extend(byte_data(item, vm).map_err(|m| call.arg_error(format!("item {i}: {m}")))?);
         }
-        zelf.write_bytes(vm, "file.writelines", &bound.passed(), &data)
+        zelf.write_bytes(&call, &data)
     }
 
     #[pymethod]
@@ -422,7 +411,8 @@ impl FileObject {
 
 impl FileObject {
     fn next_line(&self, vm: &VirtualMachine) -> PyResult<Option<PyObjectRef>> {
-        let line = self.charged_read(vm, "file.next", &[], |file| {
+        let (call, [], []) = Call::bind("file.next", [], [], &self.rt, vm, FuncArgs::default())?;
+        let line = self.charged_read(&call, |file| {
             let line = Self::read_line(file, None)?;
             let len = line.len();
             Ok((line, len))
@@ -432,8 +422,10 @@ impl FileObject {
 
     /// What `print(..., file=f)` writes: text through `write()` (checked and charged).
     pub fn write_text(&self, vm: &VirtualMachine, text: &str) -> PyResult<()> {
-        let data = byte_data(&vm.ctx.new_str(text).into(), vm).map_err(|m| self.rt.arg_error(vm, format!("print: {m}")))?;
-        self.write_bytes(vm, "file.write", &[vm.ctx.new_str(text).into()], &data)
+        let text: PyObjectRef = vm.ctx.new_str(text).into();
+        let data = byte_data(&text, vm).map_err(|m| self.rt.arg_error(vm, format!("print: {m}")))?;
+        let (call, [_], []) = Call::bind("file.write", ["data"], [], &self.rt, vm, FuncArgs::new(vec![text], rustpython_vm::function::KwArgs::default()))?;
+        self.write_bytes(&call, &data)
     }
 }
 

@@ -2,58 +2,73 @@
 //! function bound into the program's globals; every call binds and type-checks its
 //! arguments, applies the restrictions file's call rules, charges its resources through the
 //! nanny, and only then acts.
+//!
+//! Layout: `call.rs` binds calls to their signatures ([`api_function!`] declares a module
+//! function, methods use [`call::Call::bind`]); `runtime.rs` is the state every thread
+//! shares, holding the network state (`net/mod.rs`, `net/addresses.rs`,
+//! `net/registry.rs`) and the open files (`open_files.rs`), none of which imports a call.
+//! The calls live in one file per family: `file.rs`, `timer.rs`, `lock.rs`, `misc.rs`,
+//! `namespace.rs`, `print.rs` and `net/`. `lifecycle.rs` runs a program.
 
-pub mod args;
+#[macro_use]
+pub mod call;
 pub mod file;
 pub mod lifecycle;
 pub mod lock;
 pub mod misc;
 pub mod namespace;
 pub mod net;
+pub mod open_files;
 pub mod output;
 pub mod print;
 pub mod runtime;
+#[cfg(test)]
+mod testing;
 pub mod threads;
 pub mod timer;
 pub mod usage;
 
 use std::sync::Arc;
 
-use rustpython_vm::{builtins::PyDictRef, class::PyClassImpl, function::FuncArgs, PyObjectRef, PyPayload, PyResult, VirtualMachine};
+use rustpython_vm::{builtins::PyDictRef, class::PyClassImpl, function::FuncArgs, PyPayload, PyResult, VirtualMachine};
 
+use call::ApiFunction;
 use repy_interpreter::safedict::SafeDict;
 use runtime::Runtime;
 
-type ApiFn = fn(&Arc<Runtime>, FuncArgs, &VirtualMachine) -> PyResult<PyObjectRef>;
-
 /// Functions bound in the program's globals.
-const GLOBAL_FUNCTIONS: &[(&str, ApiFn)] = &[
-    ("settimer", timer::settimer),
-    ("canceltimer", timer::canceltimer),
-    ("sleep", timer::sleep),
-    ("getlock", lock::getlock),
-    ("getruntime", misc::getruntime),
-    ("randomfloat", misc::randomfloat),
-    ("get_thread_name", misc::get_thread_name),
-    ("exitall", misc::exitall),
-    ("VirtualNamespace", namespace::virtual_namespace),
-    ("listdir", file::listdir),
-    ("removefile", file::removefile),
-    ("getmyip", net::addresses::getmyip),
-    ("gethostbyname_ex", net::addresses::gethostbyname_ex),
-    ("sendmess", net::udp::sendmess),
-    ("recvmess", net::udp::recvmess),
-    ("openconn", net::tcp::openconn),
-    ("waitforconn", net::tcp::waitforconn),
-    ("stopcomm", net::comm::stopcomm),
+const GLOBAL_FUNCTIONS: &[ApiFunction] = &[
+    timer::settimer,
+    timer::canceltimer,
+    timer::sleep,
+    lock::getlock,
+    misc::getruntime,
+    misc::randomfloat,
+    misc::get_thread_name,
+    misc::exitall,
+    namespace::VirtualNamespace,
+    file::listdir,
+    file::removefile,
+    net::names::getmyip,
+    net::names::gethostbyname_ex,
+    net::udp::sendmess,
+    net::udp::recvmess,
+    net::tcp::openconn,
+    net::tcp::waitforconn,
+    net::comm::stopcomm,
 ];
 
 /// Functions that replace builtins, so VirtualNamespace code sees them too.
-const BUILTIN_FUNCTIONS: &[(&str, ApiFn)] = &[("print", print::print), ("open", file::open)];
+const BUILTIN_FUNCTIONS: &[ApiFunction] = &[print::print, file::open];
+
+/// Every function the API exposes to programs, with its signature.
+pub fn functions() -> impl Iterator<Item = &'static ApiFunction> {
+    GLOBAL_FUNCTIONS.iter().chain(BUILTIN_FUNCTIONS)
+}
 
 /// Names of every function the API exposes to programs.
 pub fn exposed_names() -> impl Iterator<Item = &'static str> {
-    GLOBAL_FUNCTIONS.iter().chain(BUILTIN_FUNCTIONS).map(|(name, _)| *name)
+    functions().map(|f| f.name)
 }
 
 /// Binds the API into `globals` and the builtins module.
@@ -70,18 +85,18 @@ pub fn install(vm: &VirtualMachine, rt: &Arc<Runtime>, globals: &PyDictRef) -> P
         // API objects come only from API calls: their types cannot be called.
         class.slots.new.store(None);
     }
-    let native = |name: &'static str, f: ApiFn| {
-        let rt = rt.clone();
-        vm.new_function(name, move |args: FuncArgs, vm: &VirtualMachine| f(&rt, args, vm))
+    let native = |f: &ApiFunction| {
+        let (rt, run) = (rt.clone(), f.run);
+        vm.new_function(f.name, move |args: FuncArgs, vm: &VirtualMachine| run(&rt, args, vm))
     };
-    for &(name, f) in GLOBAL_FUNCTIONS {
-        globals.set_item(name, native(name, f).into(), vm)?;
+    for f in GLOBAL_FUNCTIONS {
+        globals.set_item(f.name, native(f).into(), vm)?;
     }
     // SafeDict is a type programs construct; `_context` is a SafeDict view of the globals.
     globals.set_item("SafeDict", SafeDict::make_static_type().into(), vm)?;
     globals.set_item("_context", SafeDict::wrap(globals.clone()).into_ref(&vm.ctx).into(), vm)?;
-    for &(name, f) in BUILTIN_FUNCTIONS {
-        vm.builtins.dict().set_item(name, native(name, f).into(), vm)?;
+    for f in BUILTIN_FUNCTIONS {
+        vm.builtins.dict().set_item(f.name, native(f).into(), vm)?;
     }
     Ok(())
 }

@@ -10,10 +10,10 @@ use repy_interpreter::{
 use rustpython_vm::{
     builtins::{PyBool, PyInt},
     function::FuncArgs,
-    pyclass, Py, PyObjectRef, PyPayload, PyResult, VirtualMachine,
+    pyclass, Py, PyPayload, PyResult, VirtualMachine,
 };
 
-use crate::{args::bind, runtime::Runtime};
+use crate::{call::Call, runtime::Runtime};
 
 #[pyclass(module = false, name = "lock")]
 #[derive(PyPayload)]
@@ -33,12 +33,12 @@ impl std::fmt::Debug for Lock {
 impl Lock {
     #[pymethod]
     fn acquire(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult<bool> {
-        let bound = bind("acquire", &["blocking"], 0, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
-        let blocking = match bound.opt(0, vm) {
+        let (call, [], [blocking]) = Call::bind("acquire", [], ["blocking"], &zelf.rt, vm, args)?;
+        let blocking = match blocking {
             None => true,
             Some(v) if is_exact::<PyBool>(&v, vm) => v.try_to_bool(vm)?,
             Some(v) if is_exact::<PyInt>(&v, vm) => exact_int(&v, vm).is_none_or(|i| i != 0),
-            Some(_) => return Err(zelf.rt.arg_error(vm, "acquire: blocking must be a bool or int")),
+            Some(_) => return Err(call.arg_error("blocking must be a bool or int")),
         };
         let mut locked = zelf.locked.lock();
         if !blocking {
@@ -78,9 +78,11 @@ impl Lock {
     }
 }
 
-pub fn getlock(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult<PyObjectRef> {
-    let bound = bind("getlock", &[], 0, args).map_err(|m| rt.arg_error(vm, m))?;
-    rt.check_call(vm, "getlock", &bound)?;
-    let lock = Lock { locked: Mutex::new(false), freed: Condvar::new(), rt: rt.clone() };
-    Ok(lock.into_ref(&vm.ctx).into())
+api_function! {
+    /// A new lock, unlocked.
+    fn getlock(call) {
+        call.check_rules()?;
+        let lock = Lock { locked: Mutex::new(false), freed: Condvar::new(), rt: call.rt.clone() };
+        Ok(lock.into_ref(&call.vm.ctx).into())
+    }
 }

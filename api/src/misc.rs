@@ -1,17 +1,16 @@
 //! `getruntime`, `randomfloat`, `get_thread_name` and `exitall` (repy-api.md §8).
 
-use std::sync::Arc;
-
 use repy_policy::Resource;
 use ring::rand::{SecureRandom, SystemRandom};
-use rustpython_vm::{function::FuncArgs, PyResult, VirtualMachine};
 
-use crate::{args::bind, runtime::Runtime};
+use crate::runtime::Runtime;
 
-pub fn getruntime(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("getruntime", &[], 0, args).map_err(|m| rt.arg_error(vm, m))?;
-    rt.check_call(vm, "getruntime", &bound)?;
-    Ok(vm.ctx.new_float(rt.elapsed()).into())
+api_function! {
+    /// Seconds since the program started.
+    fn getruntime(call) {
+        call.check_rules()?;
+        Ok(call.vm.ctx.new_float(call.rt.elapsed()).into())
+    }
 }
 
 /// 53 random bits from the OS generator, scaled into [0, 1).
@@ -22,25 +21,31 @@ pub fn random_unit_float() -> Result<f64, ring::error::Unspecified> {
     Ok(bits as f64 / (1u64 << 53) as f64)
 }
 
-pub fn randomfloat(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("randomfloat", &[], 0, args).map_err(|m| rt.arg_error(vm, m))?;
-    rt.check_call(vm, "randomfloat", &bound)?;
-    rt.wait_for(vm, "randomfloat", Resource::Random)?;
-    let value = random_unit_float().map_err(|_| vm.new_runtime_error("randomfloat: the OS random generator failed".to_owned()))?;
-    rt.charge(vm, "randomfloat", Resource::Random, 1.0)?;
-    Ok(vm.ctx.new_float(value).into())
+api_function! {
+    /// A random float in [0, 1) from the OS generator, charged to `random`.
+    fn randomfloat(call) {
+        call.check_rules()?;
+        call.wait_for(Resource::Random)?;
+        let value = random_unit_float().map_err(|_| call.vm.new_runtime_error("randomfloat: the OS random generator failed".to_owned()))?;
+        call.charge(Resource::Random, 1.0)?;
+        Ok(call.vm.ctx.new_float(value).into())
+    }
 }
 
-pub fn get_thread_name(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("get_thread_name", &[], 0, args).map_err(|m| rt.arg_error(vm, m))?;
-    rt.check_call(vm, "get_thread_name", &bound)?;
-    Ok(vm.ctx.new_str(Runtime::thread_name()).into())
+api_function! {
+    /// The name of the calling thread (`MainThread`, `_EVENT:Thread:N`, `_COMMH:Thread:N`).
+    fn get_thread_name(call) {
+        call.check_rules()?;
+        Ok(call.vm.ctx.new_str(Runtime::thread_name()).into())
+    }
 }
 
-pub fn exitall(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("exitall", &[], 0, args).map_err(|m| rt.arg_error(vm, m))?;
-    rt.check_call(vm, "exitall", &bound)?;
-    rt.exit()
+api_function! {
+    /// Ends the program at once, with status 0.
+    fn exitall(call) {
+        call.check_rules()?;
+        call.rt.exit()
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use rustpython_vm::{
     pyclass, Py, PyObjectRef, PyPayload, PyRef, PyResult, VirtualMachine,
 };
 
-use crate::{args::bind, runtime::Runtime};
+use crate::{call::Call, runtime::Runtime};
 
 #[pyclass(module = false, name = "VirtualNamespace")]
 #[derive(PyPayload)]
@@ -36,14 +36,13 @@ impl VirtualNamespace {
     /// Runs the code with `context` as its globals; returns the SafeDict used.
     #[pymethod]
     fn evaluate(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-        let bound = bind("evaluate", &["context"], 1, args).map_err(|m| zelf.rt.arg_error(vm, m))?;
-        let context = bound.get(0);
+        let (call, [context], []) = Call::bind("evaluate", ["context"], [], &zelf.rt, vm, args)?;
         let safe: PyObjectRef = if context.downcast_ref::<SafeDict>().is_some() {
             context
         } else if repy_interpreter::values::is_exact::<PyDict>(&context, vm) {
             SafeDict::copy_from(vm, &context)?.into_ref(&vm.ctx).into()
         } else {
-            return Err(zelf.rt.arg_error(vm, "evaluate: context must be a dict or SafeDict"));
+            return Err(call.arg_error("context must be a dict or SafeDict"));
         };
         let globals = safe.downcast_ref::<SafeDict>().expect("SafeDict").dict();
         program::run(vm, zelf.code.clone(), globals)?;
@@ -51,20 +50,22 @@ impl VirtualNamespace {
     }
 }
 
-pub fn virtual_namespace(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("VirtualNamespace", &["code", "name"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
-    let code = exact_str(&bound.get(0), vm).ok_or_else(|| rt.arg_error(vm, "VirtualNamespace: code must be a str"))?;
-    let name = match bound.opt(1, vm) {
-        None => "<string>".to_owned(),
-        Some(n) => exact_str(&n, vm).ok_or_else(|| rt.arg_error(vm, "VirtualNamespace: name must be a str"))?,
-    };
-    rt.check_call_args(vm, "VirtualNamespace", &[])?;
-    if let Err(violations) = check_source(&code) {
-        let lines = format_violations(&name, &violations).join("; ");
-        return Err(rt.error(vm, RepyErrorKind::CodeUnsafe, format!("VirtualNamespace: {lines}")));
+api_function! {
+    /// Checks and compiles `code` (named `name` in tracebacks) for evaluation.
+    fn VirtualNamespace(call, code; name) {
+        let (rt, vm) = (call.rt, call.vm);
+        let code = exact_str(&code, vm).ok_or_else(|| call.arg_error("code must be a str"))?;
+        let name = match name {
+            None => "<string>".to_owned(),
+            Some(n) => exact_str(&n, vm).ok_or_else(|| call.arg_error("name must be a str"))?,
+        };
+        call.check_rules_on(&[])?;
+        if let Err(violations) = check_source(&code) {
+            let lines = format_violations(&name, &violations).join("; ");
+            return Err(call.error(RepyErrorKind::CodeUnsafe, lines));
+        }
+        let compiled = program::compile(vm, &code, &name).map_err(|m| call.error(RepyErrorKind::CodeUnsafe, format!("{name}: {m}")))?;
+        rt.sources.register(&name, &code);
+        Ok(VirtualNamespace { code: compiled, rt: rt.clone() }.into_ref(&vm.ctx).into())
     }
-    let compiled = program::compile(vm, &code, &name)
-        .map_err(|m| rt.error(vm, RepyErrorKind::CodeUnsafe, format!("VirtualNamespace: {name}: {m}")))?;
-    rt.sources.register(&name, &code);
-    Ok(VirtualNamespace { code: compiled, rt: rt.clone() }.into_ref(&vm.ctx).into())
 }

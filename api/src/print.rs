@@ -7,9 +7,20 @@ use repy_interpreter::values::exact_str;
 use repy_policy::Resource;
 use rustpython_vm::{function::FuncArgs, PyResult, VirtualMachine};
 
-use crate::{output::Stream, runtime::Runtime};
+use crate::{call::ApiFunction, output::Stream, runtime::Runtime};
 
-pub fn print(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
+/// `print(*objects, sep=" ", end="\n", file=None, flush=False)`. It takes any number of
+/// positional arguments, so it binds its keywords itself instead of through `api_function!`.
+#[allow(non_upper_case_globals)]
+pub const print: ApiFunction = ApiFunction {
+    name: "print",
+    params: &["sep", "end", "file", "flush"],
+    required: 0,
+    doc: "Writes the objects' str(), separated by `sep` and followed by `end`, to stdout or `file`.\n",
+    run: print_objects,
+};
+
+fn print_objects(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
     let mut sep = " ".to_owned();
     let mut target = None;
     let mut end = "\n".to_owned();

@@ -25,8 +25,10 @@ use repy_policy::{CallDecision, Nanny, Resource, Restrictions};
 use rustpython_vm::{builtins::PyBaseExceptionRef, PyObjectRef, PyResult, VirtualMachine};
 
 use crate::{
-    args::Bound,
+    net::Network,
+    open_files::OpenFiles,
     output::{Output, Stream},
+    threads::{Job, Pool},
 };
 
 /// Native stack of every sandbox thread: deep enough that the recursion limit (1000 Python
@@ -61,11 +63,11 @@ pub struct Runtime {
     /// With `--usage`: (peak heap bytes, CPU microseconds) for the closing report.
     pub usage_figures: Option<fn() -> (u64, u64)>,
     /// Names of the files open now.
-    pub open_files: crate::file::OpenFiles,
+    pub open_files: OpenFiles,
     /// Sockets, listeners and the local address rules.
-    pub net: crate::net::Network,
+    pub net: Network,
     /// Threads that run callbacks.
-    threads: crate::threads::Pool,
+    threads: Pool,
 }
 
 impl Runtime {
@@ -100,12 +102,7 @@ impl Runtime {
         self.error(vm, RepyErrorKind::Argument, message)
     }
 
-    /// Applies the restrictions file's call rules to a call whose arguments are `bound`.
-    pub fn check_call(&self, vm: &VirtualMachine, call: &str, bound: &Bound) -> PyResult<()> {
-        self.check_call_args(vm, call, &bound.passed())
-    }
-
-    /// As [`check_call`](Self::check_call), for arguments the API builds itself.
+    /// Applies the restrictions file's call rules to a call of `call` with `args`.
     pub fn check_call_args(&self, vm: &VirtualMachine, call: &str, args: &[PyObjectRef]) -> PyResult<()> {
         if !self.restrictions.has_call_rules() {
             return Ok(());
@@ -156,6 +153,14 @@ impl Runtime {
     pub fn wait_for(&self, vm: &VirtualMachine, function: &str, resource: Resource) -> PyResult<()> {
         vm.allow_threads(|| self.nanny.charge_before(resource))
             .map_err(|forbidden| self.error(vm, RepyErrorKind::ResourceForbidden, format!("{function}: {forbidden}")))
+    }
+
+    /// The network I/O runtime; a host that refuses its thread ends the vessel with ThreadErr.
+    pub fn io(&self) -> &tokio::runtime::Runtime {
+        match self.net.io() {
+            Some(io) => io,
+            None => self.terminate(Termination::ThreadErr { detail: "the host refused the network I/O thread".into() }),
+        }
     }
 
     pub fn activity_started(&self) {
@@ -216,18 +221,14 @@ impl Runtime {
 
     /// Runs host work (no program code of its own) on a sandbox thread; a host that refuses
     /// a thread ends the program with ThreadErr.
-    pub fn run_host_job(&self, vm: &VirtualMachine, kind: ThreadKind, job: crate::threads::Job) {
+    pub fn run_host_job(&self, vm: &VirtualMachine, kind: ThreadKind, job: Job) {
         if let Err(e) = self.threads.run(vm, format!("{}:worker", thread_prefix(kind)), THREAD_STACK_BYTES, job) {
             self.terminate(Termination::ThreadErr { detail: format!("the host refused a new thread ({e})") });
         }
     }
 
     /// `body` as the program sees a new thread: named, and ending the program if it raises.
-    fn program_thread(
-        self: &Arc<Self>,
-        kind: ThreadKind,
-        body: impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static,
-    ) -> crate::threads::Job {
+    fn program_thread(self: &Arc<Self>, kind: ThreadKind, body: impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static) -> Job {
         let number = self.next_thread.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}:Thread:{number}", thread_prefix(kind));
         let rt = self.clone();

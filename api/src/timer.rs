@@ -10,14 +10,10 @@ use repy_interpreter::values::{deep_copy, is_exact, number};
 use repy_policy::Resource;
 use rustpython_vm::{
     builtins::{PyList, PyTuple},
-    function::FuncArgs,
     pyclass, PyObjectRef, PyPayload, PyResult, VirtualMachine,
 };
 
-use crate::{
-    args::bind,
-    runtime::{Runtime, ThreadKind},
-};
+use crate::runtime::{Runtime, ThreadKind};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -51,23 +47,27 @@ pub fn seconds(value: f64) -> Duration {
     }
 }
 
-pub fn settimer(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("settimer", &["waittime", "function", "args"], 3, args).map_err(|m| rt.arg_error(vm, m))?;
-    let waittime =
-        number(&bound.get(0), vm).filter(|w| !w.is_nan()).ok_or_else(|| rt.arg_error(vm, "settimer: waittime must be a number"))?;
-    let function = bound.get(1);
-    if !function.is_callable() {
-        return Err(rt.arg_error(vm, "settimer: function must be callable"));
+api_function! {
+    /// Calls `function(*args)` on a new thread after `waittime` seconds, under one event.
+    fn settimer(call, waittime, function, args) {
+        let (rt, vm) = (call.rt, call.vm);
+        let seconds = number(&waittime, vm).filter(|w| !w.is_nan()).ok_or_else(|| call.arg_error("waittime must be a number"))?;
+        if !function.is_callable() {
+            return Err(call.arg_error("function must be callable"));
+        }
+        if !is_exact::<PyList>(&args, vm) && !is_exact::<PyTuple>(&args, vm) {
+            return Err(call.arg_error("args must be a list or tuple"));
+        }
+        let call_args = deep_copy(vm, &args)?;
+        call.check_rules_on(&[waittime])?;
+        call.acquire(Resource::Events)?;
+        rt.activity_started();
+        start_timer(rt, vm, seconds, function, call_args)
     }
-    let call_args = bound.get(2);
-    if !is_exact::<PyList>(&call_args, vm) && !is_exact::<PyTuple>(&call_args, vm) {
-        return Err(rt.arg_error(vm, "settimer: args must be a list or tuple"));
-    }
-    let call_args = deep_copy(vm, &call_args)?;
-    rt.check_call_args(vm, "settimer", &[bound.get(0)])?;
-    rt.acquire(vm, "settimer", Resource::Events)?;
-    rt.activity_started();
+}
 
+/// Starts the thread of a checked `settimer` call and gives its handle.
+fn start_timer(rt: &Arc<Runtime>, vm: &VirtualMachine, waittime: f64, function: PyObjectRef, call_args: PyObjectRef) -> PyResult {
     let state = Arc::new(TimerState { phase: Mutex::new(Phase::Pending), wake: Condvar::new() });
     let deadline = Instant::now().checked_add(seconds(waittime));
     let thread_state = state.clone();
@@ -107,42 +107,44 @@ fn wait_until_due(state: &TimerState, deadline: Option<Instant>) -> bool {
     }
 }
 
-pub fn canceltimer(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("canceltimer", &["timerhandle"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
-    let handle = bound.get(0);
-    let Some(handle) = handle.downcast_ref::<TimerHandle>() else {
-        return Err(rt.arg_error(vm, "canceltimer: timerhandle must be a handle returned by settimer"));
-    };
-    rt.check_call_args(vm, "canceltimer", &[])?;
-    let mut phase = handle.state.phase.lock();
-    if *phase != Phase::Pending {
-        return Ok(vm.ctx.new_bool(false).into());
+api_function! {
+    /// Cancels a timer that has not started: true if it was cancelled.
+    fn canceltimer(call, timerhandle) {
+        let Some(handle) = timerhandle.downcast_ref::<TimerHandle>() else {
+            return Err(call.arg_error("timerhandle must be a handle returned by settimer"));
+        };
+        call.check_rules_on(&[])?;
+        let mut phase = handle.state.phase.lock();
+        if *phase != Phase::Pending {
+            return Ok(call.vm.ctx.new_bool(false).into());
+        }
+        *phase = Phase::Cancelled;
+        handle.state.wake.notify_all();
+        drop(phase);
+        call.rt.nanny.release(Resource::Events);
+        call.rt.activity_ended();
+        Ok(call.vm.ctx.new_bool(true).into())
     }
-    *phase = Phase::Cancelled;
-    handle.state.wake.notify_all();
-    drop(phase);
-    rt.nanny.release(Resource::Events);
-    rt.activity_ended();
-    Ok(vm.ctx.new_bool(true).into())
 }
 
-pub fn sleep(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("sleep", &["seconds"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
-    let secs = number(&bound.get(0), vm).filter(|s| !s.is_nan()).ok_or_else(|| rt.arg_error(vm, "sleep: seconds must be a number"))?;
-    rt.check_call(vm, "sleep", &bound)?;
-    let duration = seconds(secs);
-    let until = Instant::now().checked_add(duration);
-    vm.allow_threads(|| loop {
-        match until {
-            None => std::thread::sleep(Duration::from_secs(3600)),
-            Some(at) => {
-                let now = Instant::now();
-                if now >= at {
-                    break;
+api_function! {
+    /// Blocks this thread for `seconds` (negative and NaN: not at all).
+    fn sleep(call, seconds) {
+        let secs = number(&seconds, call.vm).filter(|s| !s.is_nan()).ok_or_else(|| call.arg_error("seconds must be a number"))?;
+        call.check_rules()?;
+        let until = Instant::now().checked_add(self::seconds(secs));
+        call.vm.allow_threads(|| loop {
+            match until {
+                None => std::thread::sleep(Duration::from_secs(3600)),
+                Some(at) => {
+                    let now = Instant::now();
+                    if now >= at {
+                        break;
+                    }
+                    std::thread::sleep(at - now);
                 }
-                std::thread::sleep(at - now);
             }
-        }
-    });
-    Ok(vm.ctx.none())
+        });
+        Ok(call.vm.ctx.none())
+    }
 }

@@ -1,17 +1,9 @@
 //! Which local addresses a vessel may use (`--ip`, `--iface`, `--nootherips`, repy-api.md
-//! §7.3), and the calls that answer address questions: `getmyip`, `gethostbyname_ex`.
+//! §7.3). The calls that answer address questions are in `names.rs`.
 
-use std::{
-    net::{Ipv4Addr, UdpSocket},
-    sync::Arc,
-};
+use std::net::{Ipv4Addr, UdpSocket};
 
 use parking_lot::Mutex;
-use repy_interpreter::{exceptions::RepyErrorKind, values::exact_str};
-use rustpython_vm::{function::FuncArgs, PyResult, VirtualMachine};
-
-use super::Traffic;
-use crate::{args::bind, runtime::Runtime};
 
 /// A fixed public address: "connecting" a UDP socket to it asks the routing table which
 /// local address faces the Internet, without sending anything.
@@ -109,57 +101,6 @@ fn can_bind(ip: Ipv4Addr) -> bool {
     UdpSocket::bind((ip, 0)).is_ok()
 }
 
-pub fn getmyip(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("getmyip", &[], 0, args).map_err(|m| rt.arg_error(vm, m))?;
-    rt.check_call(vm, "getmyip", &bound)?;
-    match rt.net.addresses.my_ip() {
-        Some(ip) => Ok(vm.ctx.new_str(ip.to_string()).into()),
-        None => {
-            Err(rt.error(vm, RepyErrorKind::InternetConnectivity, "getmyip: no route to the Internet: cannot tell this host's address"))
-        }
-    }
-}
-
-pub fn gethostbyname_ex(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    const LOOKUP_BYTES: usize = 4096;
-    let bound = bind("gethostbyname_ex", &["name"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
-    let name = exact_str(&bound.get(0), vm).ok_or_else(|| rt.arg_error(vm, "gethostbyname_ex: name must be a str"))?;
-    rt.check_call(vm, "gethostbyname_ex", &bound)?;
-    let traffic = Traffic::internet();
-    rt.wait_traffic(vm, "gethostbyname_ex", traffic)?;
-    let answer = lookup(&name);
-    rt.charge_traffic(vm, "gethostbyname_ex", traffic, LOOKUP_BYTES, LOOKUP_BYTES)?;
-    let Some((canonical, ips)) = answer else {
-        return Err(rt.error(vm, RepyErrorKind::NetworkAddress, format!("gethostbyname_ex: cannot resolve '{name}'")));
-    };
-    let ips = ips.iter().map(|ip| vm.ctx.new_str(ip.to_string()).into()).collect();
-    Ok(vm.ctx.new_tuple(vec![vm.ctx.new_str(canonical).into(), vm.ctx.new_list(vec![]).into(), vm.ctx.new_list(ips).into()]).into())
-}
-
-/// The canonical name and IPv4 addresses of `name` (a dotted quad answers itself).
-fn lookup(name: &str) -> Option<(String, Vec<Ipv4Addr>)> {
-    if let Ok(ip) = name.parse::<Ipv4Addr>() {
-        return Some((name.to_owned(), vec![ip]));
-    }
-    if name.is_empty() || name.len() > 253 || name.contains('\0') {
-        return None;
-    }
-    let hints = dns_lookup::AddrInfoHints { flags: libc::AI_CANONNAME, address: libc::AF_INET, socktype: libc::SOCK_STREAM, protocol: 0 };
-    let mut canonical = None;
-    let mut ips = Vec::new();
-    for info in dns_lookup::getaddrinfo(Some(name), None, Some(hints)).ok()?.flatten() {
-        if canonical.is_none() {
-            canonical = info.canonname.clone();
-        }
-        if let std::net::SocketAddr::V4(v4) = info.sockaddr {
-            if !ips.contains(v4.ip()) {
-                ips.push(*v4.ip());
-            }
-        }
-    }
-    (!ips.is_empty()).then(|| (canonical.unwrap_or_else(|| name.to_owned()), ips))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,13 +133,5 @@ mod tests {
     #[test]
     fn without_options_the_os_chooses() {
         assert_eq!(AddressPolicy::default().default_local_ip(), None);
-    }
-
-    #[test]
-    fn lookup_answers_names_and_quads() {
-        assert_eq!(lookup("10.0.0.7"), Some(("10.0.0.7".into(), vec![Ipv4Addr::new(10, 0, 0, 7)])));
-        let (_, ips) = lookup("localhost").expect("localhost resolves");
-        assert!(ips.contains(&Ipv4Addr::LOCALHOST));
-        assert_eq!(lookup("no-such-host.invalid"), None);
     }
 }

@@ -8,9 +8,9 @@ use repy_interpreter::{
     values::{byte_data, exact_int, exact_str},
 };
 use repy_policy::Resource;
-use rustpython_vm::{PyObjectRef, PyResult, VirtualMachine};
+use rustpython_vm::{PyObjectRef, PyResult};
 
-use crate::{args::Bound, runtime::Runtime};
+use crate::call::Call;
 
 /// Largest UDP payload over IPv4.
 pub const MAX_DATAGRAM: usize = 65507;
@@ -39,38 +39,34 @@ impl Transport {
 }
 
 /// A port: exact int 1–65535.
-pub fn port(rt: &Runtime, vm: &VirtualMachine, function: &str, param: &str, value: &PyObjectRef) -> PyResult<u16> {
-    exact_int(value, vm)
+pub fn port(call: &Call, param: &str, value: &PyObjectRef) -> PyResult<u16> {
+    exact_int(value, call.vm)
         .and_then(|p| u16::try_from(p).ok())
         .filter(|&p| p != 0)
-        .ok_or_else(|| rt.arg_error(vm, format!("{function}: {param} must be an int from 1 to 65535")))
+        .ok_or_else(|| call.arg_error(format!("{param} must be an int from 1 to 65535")))
 }
 
 /// An IPv4 address written as a dotted quad.
-pub fn ip(rt: &Runtime, vm: &VirtualMachine, function: &str, param: &str, value: &PyObjectRef) -> PyResult<Ipv4Addr> {
-    let text = exact_str(value, vm).ok_or_else(|| rt.arg_error(vm, format!("{function}: {param} must be a str")))?;
-    text.parse().map_err(|_| rt.arg_error(vm, format!("{function}: {param} '{text}' is not an IPv4 address")))
+pub fn ip(call: &Call, param: &str, value: &PyObjectRef) -> PyResult<Ipv4Addr> {
+    let text = exact_str(value, call.vm).ok_or_else(|| call.arg_error(format!("{param} must be a str")))?;
+    text.parse().map_err(|_| call.arg_error(format!("{param} '{text}' is not an IPv4 address")))
 }
 
 /// Refuses a local port the vessel does not have (restrictions.md §4.7).
-pub fn check_port(rt: &Runtime, vm: &VirtualMachine, function: &str, transport: Transport, port: u16) -> PyResult<()> {
+pub fn check_port(call: &Call, transport: Transport, port: u16) -> PyResult<()> {
     let resource = transport.port_resource();
-    if rt.nanny.port_allowed(resource, port) {
+    if call.rt.nanny.port_allowed(resource, port) {
         return Ok(());
     }
-    Err(rt.error(
-        vm,
-        RepyErrorKind::ResourceForbidden,
-        format!("{function}: {} port {port} is not a {resource} of this vessel", transport.name()),
-    ))
+    Err(call.error(RepyErrorKind::ResourceForbidden, format!("{} port {port} is not a {resource} of this vessel", transport.name())))
 }
 
 /// Refuses a local address outside the allowed list under `--nootherips` (§7.3).
-pub fn check_local_ip(rt: &Runtime, vm: &VirtualMachine, function: &str, ip: Ipv4Addr) -> PyResult<()> {
-    if rt.net.addresses.may_use(ip) {
+pub fn check_local_ip(call: &Call, ip: Ipv4Addr) -> PyResult<()> {
+    if call.rt.net.addresses.may_use(ip) {
         return Ok(());
     }
-    Err(rt.error(vm, RepyErrorKind::ResourceForbidden, format!("{function}: IP '{ip}' is not allowed")))
+    Err(call.error(RepyErrorKind::ResourceForbidden, format!("IP '{ip}' is not allowed")))
 }
 
 /// A local end as the program named it: `None`/0 for what the OS may choose.
@@ -83,52 +79,44 @@ impl LocalEnd {
     /// Checks the named port and address against the vessel's ports and allowed addresses
     /// (after the call rules, §4) and gives the address to bind: with address options an
     /// omitted IP is the vessel's own (§7.3).
-    pub fn authorize(&self, rt: &Runtime, vm: &VirtualMachine, function: &str, transport: Transport) -> PyResult<SocketAddrV4> {
+    pub fn authorize(&self, call: &Call, transport: Transport) -> PyResult<SocketAddrV4> {
         if self.port != 0 {
-            check_port(rt, vm, function, transport, self.port)?;
+            check_port(call, transport, self.port)?;
         }
         if let Some(ip) = self.ip {
-            check_local_ip(rt, vm, function, ip)?;
+            check_local_ip(call, ip)?;
         }
-        let ip = self.ip.or_else(|| rt.net.addresses.default_local_ip());
+        let ip = self.ip.or_else(|| call.rt.net.addresses.default_local_ip());
         Ok(SocketAddrV4::new(ip.unwrap_or(Ipv4Addr::UNSPECIFIED), self.port))
     }
 }
 
-/// The optional `localip`/`localport` pair at `index`, `index + 1` of `bound`.
-pub fn local_end(rt: &Runtime, vm: &VirtualMachine, bound: &Bound, index: usize) -> PyResult<LocalEnd> {
-    let function = bound.function;
-    let (ip_value, port_value) = (bound.opt(index, vm), bound.opt(index + 1, vm));
-    if ip_value.is_some() != port_value.is_some() {
-        return Err(rt.arg_error(vm, format!("{function}: localip and localport must be given together")));
+/// The optional `localip`/`localport` pair.
+pub fn local_end(call: &Call, localip: Option<&PyObjectRef>, localport: Option<&PyObjectRef>) -> PyResult<LocalEnd> {
+    if localip.is_some() != localport.is_some() {
+        return Err(call.arg_error("localip and localport must be given together"));
     }
-    let ip_addr = match &ip_value {
+    let vm = call.vm;
+    let ip_addr = match localip {
         None => None,
         Some(v) if exact_str(v, vm).is_some_and(|s| s.is_empty()) => None,
-        Some(v) => Some(ip(rt, vm, function, "localip", v)?).filter(|ip| !ip.is_unspecified()),
+        Some(v) => Some(ip(call, "localip", v)?).filter(|ip| !ip.is_unspecified()),
     };
-    let port_number = match &port_value {
+    let port_number = match localport {
         None => 0,
         Some(v) if exact_int(v, vm) == Some(0) => 0,
-        Some(v) => port(rt, vm, function, "localport", v)?,
+        Some(v) => port(call, "localport", v)?,
     };
     Ok(LocalEnd { ip: ip_addr, port: port_number })
 }
 
 /// The destination `host`:`port`, resolving a host name to its first IPv4 address.
-pub fn destination(
-    rt: &Runtime,
-    vm: &VirtualMachine,
-    function: &str,
-    host: &PyObjectRef,
-    port_value: &PyObjectRef,
-) -> PyResult<SocketAddrV4> {
-    let name = exact_str(host, vm).ok_or_else(|| rt.arg_error(vm, format!("{function}: desthost must be a str")))?;
-    let port_number = port(rt, vm, function, "destport", port_value)?;
-    let resolved = resolve(&name);
-    match resolved {
+pub fn destination(call: &Call, host: &PyObjectRef, port_value: &PyObjectRef) -> PyResult<SocketAddrV4> {
+    let name = exact_str(host, call.vm).ok_or_else(|| call.arg_error("desthost must be a str"))?;
+    let port_number = port(call, "destport", port_value)?;
+    match resolve(&name) {
         Some(ip) if !ip.is_unspecified() => Ok(SocketAddrV4::new(ip, port_number)),
-        _ => Err(rt.error(vm, RepyErrorKind::NetworkAddress, format!("{function}: cannot resolve host '{name}'"))),
+        _ => Err(call.error(RepyErrorKind::NetworkAddress, format!("cannot resolve host '{name}'"))),
     }
 }
 
@@ -147,32 +135,31 @@ pub fn resolve(name: &str) -> Option<Ipv4Addr> {
 }
 
 /// Data to send: `str` of bytes or `bytes`/`bytearray`.
-pub fn message(rt: &Runtime, vm: &VirtualMachine, function: &str, value: &PyObjectRef) -> PyResult<Vec<u8>> {
-    byte_data(value, vm).map_err(|m| rt.arg_error(vm, format!("{function}: message: {m}")))
+pub fn message(call: &Call, value: &PyObjectRef) -> PyResult<Vec<u8>> {
+    byte_data(value, call.vm).map_err(|m| call.arg_error(format!("message: {m}")))
 }
 
 /// The function a listener calls.
-pub fn callback(rt: &Runtime, vm: &VirtualMachine, function: &str, value: PyObjectRef) -> PyResult<PyObjectRef> {
+pub fn callback(call: &Call, value: PyObjectRef) -> PyResult<PyObjectRef> {
     if value.is_callable() {
         Ok(value)
     } else {
-        Err(rt.arg_error(vm, format!("{function}: function must be callable")))
+        Err(call.arg_error("function must be callable"))
     }
 }
 
 /// The specific local address and port a listener binds (`""`/`"0.0.0.0"` refused); check
 /// it with [`authorize_listen`] after the call rules.
-pub fn listen_end(rt: &Runtime, vm: &VirtualMachine, bound: &Bound) -> PyResult<SocketAddrV4> {
-    let function = bound.function;
-    let ip_addr = ip(rt, vm, function, "localip", &bound.get(0))?;
+pub fn listen_end(call: &Call, localip: &PyObjectRef, localport: &PyObjectRef) -> PyResult<SocketAddrV4> {
+    let ip_addr = ip(call, "localip", localip)?;
     if ip_addr.is_unspecified() {
-        return Err(rt.arg_error(vm, format!("{function}: localip must be a specific address, not {ip_addr}")));
+        return Err(call.arg_error(format!("localip must be a specific address, not {ip_addr}")));
     }
-    let port_number = port(rt, vm, function, "localport", &bound.get(1))?;
+    let port_number = port(call, "localport", localport)?;
     Ok(SocketAddrV4::new(ip_addr, port_number))
 }
 
-pub fn authorize_listen(rt: &Runtime, vm: &VirtualMachine, function: &str, transport: Transport, end: SocketAddrV4) -> PyResult<()> {
-    check_port(rt, vm, function, transport, end.port())?;
-    check_local_ip(rt, vm, function, *end.ip())
+pub fn authorize_listen(call: &Call, transport: Transport, end: SocketAddrV4) -> PyResult<()> {
+    check_port(call, transport, end.port())?;
+    check_local_ip(call, *end.ip())
 }

@@ -1,5 +1,5 @@
-//! Listener registrations (`recvmess`, `waitforconn`), their commhandles and `stopcomm`
-//! (repy-api.md §7.1–§7.2, restrictions.md §4.5).
+//! Registering listeners (`recvmess`, `waitforconn`), running their callbacks, their
+//! commhandles and `stopcomm` (repy-api.md §7.1–§7.2, restrictions.md §4.5).
 //!
 //! Each registration is served by a host job on a sandbox thread that waits for an event to
 //! be free, takes one datagram or connection, and has the program's function run on what
@@ -7,83 +7,47 @@
 //! on and runs the function where it is, see `udp.rs`). While any registration exists the
 //! vessel holds one extra "listener" event.
 
-use std::{
-    collections::HashMap,
-    net::SocketAddrV4,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        mpsc::{Receiver, Sender},
-        Arc,
-    },
-    time::Duration,
-};
+use std::sync::{atomic::Ordering, Arc};
 
 use parking_lot::Mutex;
 use repy_interpreter::exceptions::RepyErrorKind;
 use repy_policy::Resource;
-use rustpython_vm::{function::FuncArgs, pyclass, PyObjectRef, PyPayload, PyResult, VirtualMachine};
+use rustpython_vm::{pyclass, PyObjectRef, PyPayload, PyResult, VirtualMachine};
 use tokio_util::sync::CancellationToken;
 
-use super::{args::Transport, socket::Connection};
+use super::{
+    registry::{Endpoint, ListenKey, Listener, Serving},
+    socket::Connection,
+};
 use crate::{
-    args::bind,
+    call::Call,
     runtime::{Runtime, ThreadKind},
 };
 
-/// How often a listener waiting for a free event looks whether it was stopped.
-const STOP_POLL: Duration = Duration::from_millis(100);
-
-pub type ListenKey = (Transport, SocketAddrV4);
-
-/// The bound socket of a registration.
-pub enum Endpoint {
-    /// Non-blocking; its listener waits for it in the kernel (see `udp.rs`).
-    Udp(Arc<std::net::UdpSocket>),
-    Tcp(tokio::net::TcpListener),
-}
-
-/// One active registration.
-pub struct Listener {
-    pub key: ListenKey,
-    /// (generation, function): re-registration replaces both, so old handles go stale.
-    function: Mutex<(u64, PyObjectRef)>,
-    stop: CancellationToken,
-    /// Disconnects when the last [`Serving`] is dropped: the socket is then closed.
-    served: Mutex<Option<Receiver<()>>>,
-    /// A UDP registration's socket: `sendmess` from the same (ip, port) leaves through it.
-    udp: Option<Arc<std::net::UdpSocket>>,
-}
-
-impl Listener {
-    pub fn stop_token(&self) -> &CancellationToken {
-        &self.stop
-    }
-
-    /// Takes one unit of `resource`, waiting while none is free; false once stopped.
-    pub fn take(&self, rt: &Runtime, resource: Resource) -> bool {
-        loop {
-            if self.stop.is_cancelled() {
-                return false;
-            }
-            if rt.nanny.acquire_timeout(resource, STOP_POLL) {
-                return true;
-            }
-        }
-    }
-
-    /// Waits until a unit of `resource` is free without taking it; false once stopped.
-    pub fn wait_free(&self, rt: &Runtime, resource: Resource) -> bool {
-        let free = self.take(rt, resource);
-        if free {
-            rt.nanny.release(resource);
-        }
-        free
-    }
-
+/// Running a registration's callbacks (needs the runtime, so not in `registry.rs`).
+pub trait Callbacks {
     /// Runs the registered function on a new sandbox thread with the arguments `make_args`
     /// builds there (the last is this registration's handle). The caller holds the event
     /// the callback runs under; the callback gives it back when it returns.
-    pub fn dispatch(
+    fn dispatch(
+        &self,
+        rt: &Arc<Runtime>,
+        vm: &VirtualMachine,
+        make_args: impl FnOnce(&VirtualMachine, PyObjectRef) -> Vec<PyObjectRef> + Send + 'static,
+    );
+
+    /// One call of the registered function (as of now) and its accounting, for
+    /// [`Runtime::spawn`] or [`Runtime::run_here`]. It holds no reference to the listener,
+    /// so a callback that stops its own registration does not keep the socket open.
+    fn callback(
+        &self,
+        rt: &Arc<Runtime>,
+        make_args: impl FnOnce(&VirtualMachine, PyObjectRef) -> Vec<PyObjectRef> + Send + 'static,
+    ) -> impl FnOnce(&VirtualMachine) -> PyResult<()> + Send + 'static;
+}
+
+impl Callbacks for Listener {
+    fn dispatch(
         &self,
         rt: &Arc<Runtime>,
         vm: &VirtualMachine,
@@ -92,10 +56,7 @@ impl Listener {
         rt.spawn(vm, ThreadKind::Comm, self.callback(rt, make_args));
     }
 
-    /// One call of the registered function (as of now) and its accounting, for
-    /// [`Runtime::spawn`] or [`Runtime::run_here`]. It holds no reference to the listener,
-    /// so a callback that stops its own registration does not keep the socket open.
-    pub fn callback(
+    fn callback(
         &self,
         rt: &Arc<Runtime>,
         make_args: impl FnOnce(&VirtualMachine, PyObjectRef) -> Vec<PyObjectRef> + Send + 'static,
@@ -115,42 +76,23 @@ impl Listener {
     }
 }
 
-/// The registrations of one vessel.
-#[derive(Default)]
-pub struct Registry {
-    listeners: Mutex<HashMap<ListenKey, Arc<Listener>>>,
-    generations: AtomicU64,
-}
-
-impl Registry {
-    /// The socket of the UDP registration on exactly `local`, if any.
-    pub fn udp_socket(&self, local: SocketAddrV4) -> Option<Arc<std::net::UdpSocket>> {
-        self.listeners.lock().get(&(Transport::Udp, local)).and_then(|l| l.udp.clone())
-    }
-}
-
 /// What serves a registration until it is stopped (it may hand the serving on to another
 /// thread, with the [`Serving`]). The [`Serving`] comes first so that, as parameters are
 /// dropped last to first, it goes after the listener and the socket.
 pub type Serve = fn(Serving, &VirtualMachine, &Arc<Runtime>, Arc<Listener>, Endpoint);
-
-/// Held by whatever serves a registration, with the socket: when it is dropped, the socket
-/// is closed and `stopcomm` may return.
-pub struct Serving(#[allow(dead_code)] Sender<()>);
 
 /// Registers `function` on `key` (the caller checked arguments, call rules and ports):
 /// replaces the function of an existing registration, or takes an `insockets` unit (and
 /// the listener event for the first registration), binds with `bind_endpoint` and starts
 /// serving.
 pub fn register(
-    rt: &Arc<Runtime>,
-    vm: &VirtualMachine,
-    function_name: &str,
+    call: &Call,
     key: ListenKey,
     function: PyObjectRef,
     bind_endpoint: impl FnOnce(&Runtime) -> std::io::Result<Endpoint>,
     serve: Serve,
 ) -> PyResult {
+    let (rt, vm) = (call.rt, call.vm);
     let registry = &rt.net.registry;
     let generation = registry.generations.fetch_add(1, Ordering::Relaxed) + 1;
     let handle = || CommHandle { target: CommTarget::Listener(key, generation) }.into_ref(&vm.ctx).into();
@@ -159,10 +101,10 @@ pub fn register(
         *existing.function.lock() = (generation, function);
         return Ok(handle());
     }
-    rt.acquire(vm, function_name, Resource::Insockets)?;
+    call.acquire(Resource::Insockets)?;
     let first = listeners.is_empty();
     if first {
-        if let Err(e) = rt.acquire(vm, function_name, Resource::Events) {
+        if let Err(e) = call.acquire(Resource::Events) {
             rt.nanny.release(Resource::Insockets);
             return Err(e);
         }
@@ -177,11 +119,9 @@ pub fn register(
         Ok(endpoint) => endpoint,
         Err(e) => {
             give_back();
-            return Err(rt.error(
-                vm,
-                RepyErrorKind::AddressBinding,
-                format!("{function_name}: cannot listen on {}:{}: {}", key.1.ip(), key.1.port(), e.kind()),
-            ));
+            return Err(
+                call.error(RepyErrorKind::AddressBinding, format!("cannot listen on {}:{}: {}", key.1.ip(), key.1.port(), e.kind()))
+            );
         }
     };
     let listener = Arc::new(Listener {
@@ -254,16 +194,17 @@ impl std::fmt::Debug for CommHandle {
 #[pyclass]
 impl CommHandle {}
 
-pub fn stopcomm(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("stopcomm", &["commhandle"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
-    let handle = bound.get(0);
-    let Some(handle) = handle.downcast_ref::<CommHandle>() else {
-        return Err(rt.arg_error(vm, "stopcomm: commhandle must be a handle returned by recvmess or waitforconn"));
-    };
-    rt.check_call_args(vm, "stopcomm", &[])?;
-    let stopped = match &handle.target {
-        CommTarget::Listener(key, generation) => deregister(rt, vm, *key, *generation),
-        CommTarget::Connection(connection) => connection.close(),
-    };
-    Ok(vm.ctx.new_bool(stopped).into())
+api_function! {
+    /// Stops a registration or closes an accepted connection: true if it did.
+    fn stopcomm(call, commhandle) {
+        let Some(handle) = commhandle.downcast_ref::<CommHandle>() else {
+            return Err(call.arg_error("commhandle must be a handle returned by recvmess or waitforconn"));
+        };
+        call.check_rules_on(&[])?;
+        let stopped = match &handle.target {
+            CommTarget::Listener(key, generation) => deregister(call.rt, call.vm, *key, *generation),
+            CommTarget::Connection(connection) => connection.close(),
+        };
+        Ok(call.vm.ctx.new_bool(stopped).into())
+    }
 }

@@ -2,9 +2,27 @@
 //! address rules. Sockets live on one small tokio runtime shared by the vessel; program
 //! threads block on it, each on its own operation, so one slow peer never holds up another.
 
+//!
+//! | file | holds |
+//! |---|---|
+//! | `mod.rs` | [`Network`], the vessel's network state, and [`Traffic`] |
+//! | `addresses.rs` | the local address rules |
+//! | `registry.rs` | the listener registrations |
+//! | `args.rs` | checks of the arguments network calls share |
+//! | `names.rs` | `getmyip`, `gethostbyname_ex` |
+//! | `udp.rs` | `sendmess`, `recvmess` |
+//! | `tcp.rs` | `openconn`, `waitforconn` |
+//! | `socket.rs` | connections and socket objects |
+//! | `comm.rs` | registering and serving listeners, commhandles, `stopcomm` |
+//!
+//! The state files (`mod.rs`, `addresses.rs`, `registry.rs`) know nothing of the runtime
+//! that holds them; the call files use both.
+
 pub mod addresses;
 pub mod args;
 pub mod comm;
+pub mod names;
+pub mod registry;
 pub mod socket;
 pub mod tcp;
 pub mod udp;
@@ -17,11 +35,6 @@ use std::{
 
 use parking_lot::Mutex;
 use repy_policy::Resource;
-use rustpython_vm::{PyResult, VirtualMachine};
-
-use repy_contract::termination::Termination;
-
-use crate::runtime::Runtime;
 
 pub use addresses::{LocalAddresses, LocalPreference};
 
@@ -60,7 +73,7 @@ impl Traffic {
 pub struct Network {
     io: OnceLock<Option<tokio::runtime::Runtime>>,
     pub addresses: addresses::AddressPolicy,
-    pub registry: comm::Registry,
+    pub registry: registry::Registry,
     /// (local, remote) of every open TCP connection, for DuplicateTupleError.
     tuples: Mutex<HashSet<(SocketAddrV4, SocketAddrV4)>>,
 }
@@ -69,48 +82,25 @@ impl Network {
     pub fn new(local: LocalAddresses) -> Network {
         Network { addresses: addresses::AddressPolicy::new(local), ..Network::default() }
     }
-}
 
-impl Runtime {
-    /// The I/O runtime, started on first use so programs without networking pay nothing.
-    pub fn io(&self) -> &tokio::runtime::Runtime {
-        let io = self
-            .net
-            .io
-            .get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("repy-io").enable_all().build().ok());
-        match io {
-            Some(io) => io,
-            None => self.terminate(Termination::ThreadErr { detail: "the host refused the network I/O thread".into() }),
-        }
-    }
-
-    /// Waits until both resources of `traffic` are within their limits (before an operation).
-    pub fn wait_traffic(&self, vm: &VirtualMachine, function: &str, traffic: Traffic) -> PyResult<()> {
-        self.wait_for(vm, function, traffic.send)?;
-        self.wait_for(vm, function, traffic.recv)
-    }
-
-    /// Charges a completed operation: `sent` bytes to the send side, `received` to the receive side.
-    pub fn charge_traffic(&self, vm: &VirtualMachine, function: &str, traffic: Traffic, sent: usize, received: usize) -> PyResult<()> {
-        if sent > 0 {
-            self.charge(vm, function, traffic.send, sent as f64)?;
-        }
-        if received > 0 {
-            self.charge(vm, function, traffic.recv, received as f64)?;
-        }
-        Ok(())
+    /// The I/O runtime, started on first use so programs without networking pay nothing;
+    /// `None` if the host refused its thread.
+    pub fn io(&self) -> Option<&tokio::runtime::Runtime> {
+        self.io
+            .get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("repy-io").enable_all().build().ok())
+            .as_ref()
     }
 
     /// Records a new connection's tuple; false if this program already uses it.
-    pub(crate) fn claim_tuple(&self, local: SocketAddrV4, remote: SocketAddrV4) -> bool {
-        self.net.tuples.lock().insert((local, remote))
+    pub fn claim_tuple(&self, local: SocketAddrV4, remote: SocketAddrV4) -> bool {
+        self.tuples.lock().insert((local, remote))
     }
 
-    pub(crate) fn tuple_in_use(&self, local: SocketAddrV4, remote: SocketAddrV4) -> bool {
-        self.net.tuples.lock().contains(&(local, remote))
+    pub fn tuple_in_use(&self, local: SocketAddrV4, remote: SocketAddrV4) -> bool {
+        self.tuples.lock().contains(&(local, remote))
     }
 
-    pub(crate) fn release_tuple(&self, local: SocketAddrV4, remote: SocketAddrV4) {
-        self.net.tuples.lock().remove(&(local, remote));
+    pub fn release_tuple(&self, local: SocketAddrV4, remote: SocketAddrV4) {
+        self.tuples.lock().remove(&(local, remote));
     }
 }

@@ -20,8 +20,8 @@ use rustpython_vm::{builtins::PyBaseExceptionRef, function::FuncArgs, pyclass, P
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::{args::message, Traffic};
-use crate::{args::bind, runtime::Runtime};
+use super::Traffic;
+use crate::{call::Call, runtime::Runtime};
 
 /// Most bytes one `recv` returns, whatever it asks for.
 const MAX_RECV: usize = 1 << 20;
@@ -76,7 +76,7 @@ impl Connection {
             rt.nanny.release(Resource::Outsockets);
             return None;
         };
-        rt.claim_tuple(local, remote);
+        rt.net.claim_tuple(local, remote);
         Some(Arc::new(Connection {
             rt: rt.clone(),
             stream: Mutex::new(Some(Arc::new(stream))),
@@ -101,7 +101,7 @@ impl Connection {
         let mut sink = [0u8; 4096];
         while matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {}
         drop(stream);
-        self.rt.release_tuple(self.local, self.remote);
+        self.rt.net.release_tuple(self.local, self.remote);
         self.rt.nanny.release(Resource::Outsockets);
         true
     }
@@ -114,13 +114,11 @@ impl Connection {
         self.stream.lock().clone().ok_or_else(|| self.closed_error(vm, RepyErrorKind::SocketClosedLocal))
     }
 
-    fn failure(&self, vm: &VirtualMachine, method: &str, failure: Failure) -> PyBaseExceptionRef {
+    fn failure(&self, call: &Call, failure: Failure) -> PyBaseExceptionRef {
         match failure {
-            Failure::ClosedLocal => self.closed_error(vm, RepyErrorKind::SocketClosedLocal),
-            Failure::ClosedRemote => self.closed_error(vm, RepyErrorKind::SocketClosedRemote),
-            Failure::Other(e) => {
-                self.rt.error(vm, RepyErrorKind::Network, format!("{method}: connection with {}: {}", self.remote, e.kind()))
-            }
+            Failure::ClosedLocal => self.closed_error(call.vm, RepyErrorKind::SocketClosedLocal),
+            Failure::ClosedRemote => self.closed_error(call.vm, RepyErrorKind::SocketClosedRemote),
+            Failure::Other(e) => call.error(RepyErrorKind::Network, format!("connection with {}: {}", self.remote, e.kind())),
         }
     }
 
@@ -172,33 +170,29 @@ impl RepySocket {
     #[pymethod]
     fn send(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult<usize> {
         let conn = &zelf.connection;
-        let rt = &conn.rt;
-        let bound = bind("send", &["message"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
-        let data = message(rt, vm, "socket.send", &bound.get(0))?;
+        let (call, [message], []) = Call::bind("socket.send", ["message"], [], &conn.rt, vm, args)?;
+        let data = super::args::message(&call, &message)?;
         let stream = conn.open_stream(vm)?;
-        rt.check_call(vm, "socket.send", &bound)?;
-        rt.wait_traffic(vm, "socket.send", conn.traffic)?;
+        call.check_rules()?;
+        call.wait_traffic(conn.traffic)?;
         let sent = if data.is_empty() {
             0
         } else {
             vm.allow_threads(|| conn.blocking(&stream, tokio::io::Interest::WRITABLE, |s| s.try_write(&data)))
-                .map_err(|f| conn.failure(vm, "socket.send", f))?
+                .map_err(|f| conn.failure(&call, f))?
         };
-        rt.charge_traffic(vm, "socket.send", conn.traffic, HEADER + sent, HEADER)?;
+        call.charge_traffic(conn.traffic, HEADER + sent, HEADER)?;
         Ok(sent)
     }
 
     #[pymethod]
     fn recv(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
         let conn = &zelf.connection;
-        let rt = &conn.rt;
-        let bound = bind("recv", &["bytes"], 1, args).map_err(|m| rt.arg_error(vm, m))?;
-        let wanted = exact_int(&bound.get(0), vm)
-            .filter(|&n| n >= 1)
-            .ok_or_else(|| rt.arg_error(vm, "socket.recv: bytes must be an int of at least 1"))?;
+        let (call, [bytes], []) = Call::bind("socket.recv", ["bytes"], [], &conn.rt, vm, args)?;
+        let wanted = exact_int(&bytes, vm).filter(|&n| n >= 1).ok_or_else(|| call.arg_error("bytes must be an int of at least 1"))?;
         let stream = conn.open_stream(vm)?;
-        rt.check_call(vm, "socket.recv", &bound)?;
-        rt.wait_traffic(vm, "socket.recv", conn.traffic)?;
+        call.check_rules()?;
+        call.wait_traffic(conn.traffic)?;
         // Read into spare capacity: no zeroing of a buffer the data then overwrites.
         let mut buffer = Vec::with_capacity(usize::try_from(wanted).unwrap_or(MAX_RECV).min(MAX_RECV));
         let received = vm
@@ -208,8 +202,8 @@ impl RepySocket {
                     other => other,
                 })
             })
-            .map_err(|f| conn.failure(vm, "socket.recv", f))?;
-        rt.charge_traffic(vm, "socket.recv", conn.traffic, HEADER, HEADER + received)?;
+            .map_err(|f| conn.failure(&call, f))?;
+        call.charge_traffic(conn.traffic, HEADER, HEADER + received)?;
         Ok(byte_str(vm, &buffer[..received]))
     }
 

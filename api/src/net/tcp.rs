@@ -12,16 +12,17 @@ use repy_interpreter::{
     values::{exact_str, number},
 };
 use repy_policy::Resource;
-use rustpython_vm::{builtins::PyBaseExceptionRef, function::FuncArgs, PyPayload, PyResult, VirtualMachine};
+use rustpython_vm::{builtins::PyBaseExceptionRef, PyPayload, PyResult, VirtualMachine};
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::{
     args::{authorize_listen, callback, destination, listen_end, local_end, Transport},
-    comm::{register, CommHandle, CommTarget, Endpoint, Listener, Serving},
+    comm::{register, Callbacks, CommHandle, CommTarget},
+    registry::{Endpoint, Listener, Serving},
     socket::{Connection, RepySocket},
     Traffic,
 };
-use crate::{args::bind, runtime::Runtime};
+use crate::{call::Call, runtime::Runtime};
 
 /// `openconn`'s timeout when none is given.
 const DEFAULT_TIMEOUT_SECS: f64 = 5.0;
@@ -33,53 +34,54 @@ const RETRY_PAUSE: Duration = Duration::from_millis(50);
 const OPENED: (usize, usize) = (128, 64);
 const ACCEPTED: (usize, usize) = (64, 128);
 
-pub fn openconn(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("openconn", &["desthost", "destport", "localip", "localport", "timeout"], 2, args).map_err(|m| rt.arg_error(vm, m))?;
-    if exact_str(&bound.get(0), vm).is_none() {
-        return Err(rt.arg_error(vm, "openconn: desthost must be a str"));
-    }
-    super::args::port(rt, vm, "openconn", "destport", &bound.get(1))?;
-    let local = local_end(rt, vm, &bound, 2)?;
-    let timeout = match bound.opt(4, vm) {
-        None => DEFAULT_TIMEOUT_SECS,
-        Some(t) => number(&t, vm)
-            .filter(|t| *t > 0.0 && t.is_finite())
-            .ok_or_else(|| rt.arg_error(vm, "openconn: timeout must be a number greater than 0"))?,
-    };
-    rt.check_call(vm, "openconn", &bound)?;
-    let local = local.authorize(rt, vm, "openconn", Transport::Tcp)?;
-    let dest = destination(rt, vm, "openconn", &bound.get(0), &bound.get(1))?;
-    rt.acquire_reclaiming(vm, "openconn", Resource::Outsockets)?;
-    let opened = connect_charged(rt, vm, local, dest, timeout);
-    let stream = match opened {
-        Ok(stream) => stream,
-        Err(e) => {
-            rt.nanny.release(Resource::Outsockets);
-            return Err(e);
+api_function! {
+    /// Opens a TCP connection to `desthost`:`destport` within `timeout` seconds; returns
+    /// its socket object.
+    fn openconn(call, desthost, destport; localip, localport, timeout) {
+        let (rt, vm) = (call.rt, call.vm);
+        if exact_str(&desthost, vm).is_none() {
+            return Err(call.arg_error("desthost must be a str"));
         }
-    };
-    match Connection::new(rt, stream) {
-        Some(connection) => Ok(RepySocket { connection }.into_ref(&vm.ctx).into()),
-        None => Err(rt.error(vm, RepyErrorKind::Network, format!("openconn: connection to {dest} ended at once"))),
+        super::args::port(&call, "destport", &destport)?;
+        let local = local_end(&call, localip.as_ref(), localport.as_ref())?;
+        let timeout = match timeout {
+            None => DEFAULT_TIMEOUT_SECS,
+            Some(t) => number(&t, vm)
+                .filter(|t| *t > 0.0 && t.is_finite())
+                .ok_or_else(|| call.arg_error("timeout must be a number greater than 0"))?,
+        };
+        call.check_rules()?;
+        let local = local.authorize(&call, Transport::Tcp)?;
+        let dest = destination(&call, &desthost, &destport)?;
+        call.acquire_reclaiming(Resource::Outsockets)?;
+        let stream = match connect_charged(&call, local, dest, timeout) {
+            Ok(stream) => stream,
+            Err(e) => {
+                rt.nanny.release(Resource::Outsockets);
+                return Err(e);
+            }
+        };
+        match Connection::new(rt, stream) {
+            Some(connection) => Ok(RepySocket { connection }.into_ref(&vm.ctx).into()),
+            None => Err(call.error(RepyErrorKind::Network, format!("connection to {dest} ended at once"))),
+        }
     }
 }
 
 /// Checks the tuple, waits for the traffic resources, connects and charges the set-up.
-fn connect_charged(rt: &Arc<Runtime>, vm: &VirtualMachine, local: SocketAddrV4, dest: SocketAddrV4, timeout: f64) -> PyResult<TcpStream> {
-    if local.port() != 0 && rt.tuple_in_use(local, dest) {
-        return Err(rt.error(
-            vm,
-            RepyErrorKind::DuplicateTuple,
-            format!("openconn: Duplicate connection tuple (local {local}, remote {dest})"),
-        ));
+fn connect_charged(call: &Call, local: SocketAddrV4, dest: SocketAddrV4, timeout: f64) -> PyResult<TcpStream> {
+    let rt = call.rt;
+    if local.port() != 0 && rt.net.tuple_in_use(local, dest) {
+        return Err(call.error(RepyErrorKind::DuplicateTuple, format!("Duplicate connection tuple (local {local}, remote {dest})")));
     }
     let traffic = Traffic::with(*dest.ip());
-    rt.wait_traffic(vm, "openconn", traffic)?;
+    call.wait_traffic(traffic)?;
     let deadline = Instant::now() + crate::timer::seconds(timeout);
-    let stream = vm
+    let stream = call
+        .vm
         .allow_threads(|| rt.io().block_on(connect(local, dest, deadline)))
-        .map_err(|e| connect_error(rt, vm, local, dest, timeout, e))?;
-    rt.charge_traffic(vm, "openconn", traffic, OPENED.0, OPENED.1)?;
+        .map_err(|e| connect_error(rt, call.vm, local, dest, timeout, e))?;
+    call.charge_traffic(traffic, OPENED.0, OPENED.1)?;
     Ok(stream)
 }
 
@@ -153,26 +155,27 @@ fn connect_error(
     }
 }
 
-pub fn waitforconn(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("waitforconn", &["localip", "localport", "function"], 3, args).map_err(|m| rt.arg_error(vm, m))?;
-    let end = listen_end(rt, vm, &bound)?;
-    let function = callback(rt, vm, "waitforconn", bound.get(2))?;
-    rt.check_call_args(vm, "waitforconn", &[bound.get(0), bound.get(1)])?;
-    authorize_listen(rt, vm, "waitforconn", Transport::Tcp, end)?;
-    register(
-        rt,
-        vm,
-        "waitforconn",
-        (Transport::Tcp, end),
-        function,
-        |rt| {
-            let listener = std::net::TcpListener::bind(end)?;
-            listener.set_nonblocking(true)?;
-            let _context = rt.io().enter();
-            Ok(Endpoint::Tcp(tokio::net::TcpListener::from_std(listener)?))
-        },
-        serve,
-    )
+api_function! {
+    /// Calls `function(remoteip, remoteport, socket, thiscommhandle, listencommhandle)` for
+    /// each connection accepted on `localip`:`localport`; returns the listener's commhandle.
+    fn waitforconn(call, localip, localport, function) {
+        let end = listen_end(&call, &localip, &localport)?;
+        let function = callback(&call, function)?;
+        call.check_rules_on(&[localip, localport])?;
+        authorize_listen(&call, Transport::Tcp, end)?;
+        register(
+            &call,
+            (Transport::Tcp, end),
+            function,
+            |rt| {
+                let listener = std::net::TcpListener::bind(end)?;
+                listener.set_nonblocking(true)?;
+                let _context = rt.io().enter();
+                Ok(Endpoint::Tcp(tokio::net::TcpListener::from_std(listener)?))
+            },
+            serve,
+        )
+    }
 }
 
 /// Accepts a connection once both an event and an `outsockets` unit are free (until then
@@ -181,7 +184,7 @@ fn serve(_serving: Serving, vm: &VirtualMachine, rt: &Arc<Runtime>, listener: Ar
     let Endpoint::Tcp(socket) = endpoint else { return };
     let stop = listener.stop_token().clone();
     loop {
-        if !listener.wait_free(rt, Resource::Events) || !listener.wait_free(rt, Resource::Outsockets) {
+        if !listener.wait_free(&rt.nanny, Resource::Events) || !listener.wait_free(&rt.nanny, Resource::Outsockets) {
             return;
         }
         let accepted = vm.allow_threads(|| {
@@ -202,10 +205,10 @@ fn serve(_serving: Serving, vm: &VirtualMachine, rt: &Arc<Runtime>, listener: Ar
             }
         };
         // Another thread may have taken the units meanwhile: the connection waits for them.
-        if !listener.take(rt, Resource::Events) {
+        if !listener.take(&rt.nanny, Resource::Events) {
             return;
         }
-        if !listener.take(rt, Resource::Outsockets) {
+        if !listener.take(&rt.nanny, Resource::Outsockets) {
             rt.nanny.release(Resource::Events);
             return;
         }

@@ -12,18 +12,16 @@ use repy_interpreter::{
     values::{byte_str, exact_str},
 };
 use repy_policy::Resource;
-use rustpython_vm::{function::FuncArgs, PyResult, VirtualMachine};
+use rustpython_vm::VirtualMachine;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    args::{authorize_listen, callback, destination, listen_end, local_end, message, port, Transport, MAX_DATAGRAM},
-    comm::{register, Endpoint, Listener, Serving},
+    args::{authorize_listen, callback, destination, listen_end, local_end, port, Transport, MAX_DATAGRAM},
+    comm::{register, Callbacks},
+    registry::{Endpoint, Listener, Serving},
     Traffic,
 };
-use crate::{
-    args::bind,
-    runtime::{Runtime, ThreadKind},
-};
+use crate::runtime::{Runtime, ThreadKind};
 
 /// How often a listener waiting for a datagram looks whether it was stopped.
 const STOP_POLL: Duration = Duration::from_millis(100);
@@ -31,62 +29,65 @@ const STOP_POLL: Duration = Duration::from_millis(100);
 /// Per-datagram header charge (restrictions.md §4.6).
 const HEADER: usize = 64;
 
-pub fn sendmess(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("sendmess", &["desthost", "destport", "message", "localip", "localport"], 3, args).map_err(|m| rt.arg_error(vm, m))?;
-    if exact_str(&bound.get(0), vm).is_none() {
-        return Err(rt.arg_error(vm, "sendmess: desthost must be a str"));
-    }
-    port(rt, vm, "sendmess", "destport", &bound.get(1))?;
-    let data = message(rt, vm, "sendmess", &bound.get(2))?;
-    if data.len() > MAX_DATAGRAM {
-        return Err(rt.arg_error(vm, format!("sendmess: message is {} bytes (at most {MAX_DATAGRAM})", data.len())));
-    }
-    let local = local_end(rt, vm, &bound, 3)?;
-    rt.check_call(vm, "sendmess", &bound)?;
-    let named = local.ip.is_some() && local.port != 0;
-    let local = local.authorize(rt, vm, "sendmess", Transport::Udp)?;
-    let dest = destination(rt, vm, "sendmess", &bound.get(0), &bound.get(1))?;
-    let traffic = Traffic::with(*dest.ip());
-    rt.wait_for(vm, "sendmess", traffic.send_resource())?;
-    let registered = if named { rt.net.registry.udp_socket(local) } else { None };
-    let sent = match registered {
-        Some(socket) => vm.allow_threads(|| send_nonblocking(&socket, &data, dest)),
-        None => {
-            let socket = UdpSocket::bind(local).map_err(|e| {
-                rt.error(vm, RepyErrorKind::AddressBinding, format!("sendmess: cannot bind local address {local}: {}", e.kind()))
-            })?;
-            socket.send_to(&data, dest)
+api_function! {
+    /// Sends one datagram; returns the bytes sent.
+    fn sendmess(call, desthost, destport, message; localip, localport) {
+        let (rt, vm) = (call.rt, call.vm);
+        if exact_str(&desthost, vm).is_none() {
+            return Err(call.arg_error("desthost must be a str"));
         }
-    };
-    let sent = sent.map_err(|e| match e.kind() {
-        std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::HostUnreachable => {
-            rt.error(vm, RepyErrorKind::InternetConnectivity, format!("sendmess: no route to {dest}"))
+        port(&call, "destport", &destport)?;
+        let data = super::args::message(&call, &message)?;
+        if data.len() > MAX_DATAGRAM {
+            return Err(call.arg_error(format!("message is {} bytes (at most {MAX_DATAGRAM})", data.len())));
         }
-        kind => rt.error(vm, RepyErrorKind::Network, format!("sendmess: sending to {dest} failed: {kind}")),
-    })?;
-    rt.charge(vm, "sendmess", traffic.send_resource(), (HEADER + sent) as f64)?;
-    Ok(vm.ctx.new_int(sent).into())
+        let local = local_end(&call, localip.as_ref(), localport.as_ref())?;
+        call.check_rules()?;
+        let named = local.ip.is_some() && local.port != 0;
+        let local = local.authorize(&call, Transport::Udp)?;
+        let dest = destination(&call, &desthost, &destport)?;
+        let traffic = Traffic::with(*dest.ip());
+        call.wait_for(traffic.send_resource())?;
+        let registered = if named { rt.net.registry.udp_socket(local) } else { None };
+        let sent = match registered {
+            Some(socket) => vm.allow_threads(|| send_nonblocking(&socket, &data, dest)),
+            None => {
+                let socket = UdpSocket::bind(local)
+                    .map_err(|e| call.error(RepyErrorKind::AddressBinding, format!("cannot bind local address {local}: {}", e.kind())))?;
+                socket.send_to(&data, dest)
+            }
+        };
+        let sent = sent.map_err(|e| match e.kind() {
+            std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::HostUnreachable => {
+                call.error(RepyErrorKind::InternetConnectivity, format!("no route to {dest}"))
+            }
+            kind => call.error(RepyErrorKind::Network, format!("sending to {dest} failed: {kind}")),
+        })?;
+        call.charge(traffic.send_resource(), (HEADER + sent) as f64)?;
+        Ok(vm.ctx.new_int(sent).into())
+    }
 }
 
-pub fn recvmess(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-    let bound = bind("recvmess", &["localip", "localport", "function"], 3, args).map_err(|m| rt.arg_error(vm, m))?;
-    let end = listen_end(rt, vm, &bound)?;
-    let function = callback(rt, vm, "recvmess", bound.get(2))?;
-    rt.check_call_args(vm, "recvmess", &[bound.get(0), bound.get(1)])?;
-    authorize_listen(rt, vm, "recvmess", Transport::Udp, end)?;
-    register(
-        rt,
-        vm,
-        "recvmess",
-        (Transport::Udp, end),
-        function,
-        |_| {
-            let socket = UdpSocket::bind(end)?;
-            socket.set_nonblocking(true)?;
-            Ok(Endpoint::Udp(Arc::new(socket)))
-        },
-        serve,
-    )
+api_function! {
+    /// Calls `function(remoteip, remoteport, message, commhandle)` for each datagram that
+    /// arrives on `localip`:`localport`; returns the registration's commhandle.
+    fn recvmess(call, localip, localport, function) {
+        let end = listen_end(&call, &localip, &localport)?;
+        let function = callback(&call, function)?;
+        call.check_rules_on(&[localip, localport])?;
+        authorize_listen(&call, Transport::Udp, end)?;
+        register(
+            &call,
+            (Transport::Udp, end),
+            function,
+            |_| {
+                let socket = UdpSocket::bind(end)?;
+                socket.set_nonblocking(true)?;
+                Ok(Endpoint::Udp(Arc::new(socket)))
+            },
+            serve,
+        )
+    }
 }
 
 /// Serves a UDP registration (see [`UdpServer`]).
@@ -119,7 +120,7 @@ impl UdpServer {
             }
             // The datagram waits in the socket until an event is free and the sender's
             // receive-side resource is within its limit.
-            if !self.listener.take(rt, Resource::Events) {
+            if !self.listener.take(&rt.nanny, Resource::Events) {
                 return;
             }
             // Usually no receive resource is over its limit and the datagram is taken at
