@@ -173,7 +173,8 @@ fn declared_signatures_are_the_documented_ones() {
             .iter()
             .find(|h| h.split_once('(').is_some_and(|(name, _)| name == function.name))
             .unwrap_or_else(|| panic!("docs/api.md has no heading for {}", function.name));
-        let params: Vec<&str> = heading.split_once('(').unwrap().1.split_once(")`").unwrap().0.split(", ").filter(|p| !p.is_empty()).collect();
+        let params: Vec<&str> =
+            heading.split_once('(').unwrap().1.split_once(")`").unwrap().0.split(", ").filter(|p| !p.is_empty()).collect();
         let params: Vec<&str> = params.into_iter().filter(|p| !p.starts_with('*')).collect();
         let names: Vec<&str> = params.iter().map(|p| p.split('=').next().unwrap()).collect();
         assert_eq!(names, function.params, "parameters of {}", function.name);

@@ -424,7 +424,8 @@ impl FileObject {
     pub fn write_text(&self, vm: &VirtualMachine, text: &str) -> PyResult<()> {
         let text: PyObjectRef = vm.ctx.new_str(text).into();
         let data = byte_data(&text, vm).map_err(|m| self.rt.arg_error(vm, format!("print: {m}")))?;
-        let (call, [_], []) = Call::bind("file.write", ["data"], [], &self.rt, vm, FuncArgs::new(vec![text], rustpython_vm::function::KwArgs::default()))?;
+        let (call, [_], []) =
+            Call::bind("file.write", ["data"], [], &self.rt, vm, FuncArgs::new(vec![text], rustpython_vm::function::KwArgs::default()))?;
         self.write_bytes(&call, &data)
     }
 }
