@@ -7,7 +7,10 @@
 //! on and runs the function where it is, see `udp.rs`). While any registration exists the
 //! vessel holds one extra "listener" event.
 
-use std::sync::{atomic::Ordering, Arc};
+use std::{
+    net::SocketAddrV4,
+    sync::{atomic::Ordering, Arc},
+};
 
 use parking_lot::Mutex;
 use repy_interpreter::exceptions::RepyErrorKind;
@@ -16,6 +19,7 @@ use rustpython_vm::{pyclass, PyObjectRef, PyPayload, PyResult, VirtualMachine};
 use tokio_util::sync::CancellationToken;
 
 use super::{
+    args::{authorize_listen, callback, listen_end, Transport},
     registry::{Endpoint, ListenKey, Listener, Serving},
     socket::Connection,
 };
@@ -81,11 +85,27 @@ impl Callbacks for Listener {
 /// dropped last to first, it goes after the listener and the socket.
 pub type Serve = fn(Serving, &VirtualMachine, &Arc<Runtime>, Arc<Listener>, Endpoint);
 
-/// Registers `function` on `key` (the caller checked arguments, call rules and ports):
-/// replaces the function of an existing registration, or takes an `insockets` unit (and
-/// the listener event for the first registration), binds with `bind_endpoint` and starts
-/// serving.
-pub fn register(
+/// A `recvmess` or `waitforconn` call: checks the local end and the function, applies the
+/// call rules (which see the address and port) and the vessel's ports, then registers.
+pub fn listen(
+    call: &Call,
+    transport: Transport,
+    [localip, localport]: [PyObjectRef; 2],
+    function: PyObjectRef,
+    bind_endpoint: impl FnOnce(&Runtime, SocketAddrV4) -> std::io::Result<Endpoint>,
+    serve: Serve,
+) -> PyResult {
+    let end = listen_end(call, &localip, &localport)?;
+    let function = callback(call, function)?;
+    call.check_rules_on(&[localip, localport])?;
+    authorize_listen(call, transport, end)?;
+    register(call, (transport, end), function, |rt| bind_endpoint(rt, end), serve)
+}
+
+/// Registers `function` on `key` (checked by [`listen`]): replaces the function of an
+/// existing registration, or takes an `insockets` unit (and the listener event for the
+/// first registration), binds with `bind_endpoint` and starts serving.
+fn register(
     call: &Call,
     key: ListenKey,
     function: PyObjectRef,

@@ -16,8 +16,8 @@ use rustpython_vm::{builtins::PyBaseExceptionRef, PyPayload, PyResult, VirtualMa
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::{
-    args::{authorize_listen, callback, destination, listen_end, local_end, Transport},
-    comm::{register, Callbacks, CommHandle, CommTarget},
+    args::{destination, local_end, Transport},
+    comm::{listen, Callbacks, CommHandle, CommTarget},
     registry::{Endpoint, Listener, Serving},
     socket::{Connection, RepySocket},
     Traffic,
@@ -159,15 +159,12 @@ api_function! {
     /// Calls `function(remoteip, remoteport, socket, thiscommhandle, listencommhandle)` for
     /// each connection accepted on `localip`:`localport`; returns the listener's commhandle.
     fn waitforconn(call, localip, localport, function) {
-        let end = listen_end(&call, &localip, &localport)?;
-        let function = callback(&call, function)?;
-        call.check_rules_on(&[localip, localport])?;
-        authorize_listen(&call, Transport::Tcp, end)?;
-        register(
+        listen(
             &call,
-            (Transport::Tcp, end),
+            Transport::Tcp,
+            [localip, localport],
             function,
-            |rt| {
+            |rt, end| {
                 let listener = std::net::TcpListener::bind(end)?;
                 listener.set_nonblocking(true)?;
                 let _context = rt.io().enter();

@@ -16,8 +16,8 @@ use rustpython_vm::VirtualMachine;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    args::{authorize_listen, callback, destination, listen_end, local_end, port, Transport, MAX_DATAGRAM},
-    comm::{register, Callbacks},
+    args::{destination, local_end, port, Transport, MAX_DATAGRAM},
+    comm::{listen, Callbacks},
     registry::{Endpoint, Listener, Serving},
     Traffic,
 };
@@ -72,15 +72,12 @@ api_function! {
     /// Calls `function(remoteip, remoteport, message, commhandle)` for each datagram that
     /// arrives on `localip`:`localport`; returns the registration's commhandle.
     fn recvmess(call, localip, localport, function) {
-        let end = listen_end(&call, &localip, &localport)?;
-        let function = callback(&call, function)?;
-        call.check_rules_on(&[localip, localport])?;
-        authorize_listen(&call, Transport::Udp, end)?;
-        register(
+        listen(
             &call,
-            (Transport::Udp, end),
+            Transport::Udp,
+            [localip, localport],
             function,
-            |_| {
+            |_, end| {
                 let socket = UdpSocket::bind(end)?;
                 socket.set_nonblocking(true)?;
                 Ok(Endpoint::Udp(Arc::new(socket)))
