@@ -11,18 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{once, repy_bin, restrictions_with, run_program, Run, Vessel};
-
-/// A port free for both UDP and TCP on loopback right now.
-fn free_port() -> u16 {
-    loop {
-        let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-        let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return port;
-        }
-    }
-}
+use common::{free_port, once, repy_bin, restrictions_with, run_program, Run, Vessel};
 
 /// A `repy run` in the background that is killed when dropped.
 struct Background(Child);

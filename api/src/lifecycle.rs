@@ -25,7 +25,8 @@ pub struct Program {
     pub logfile: Option<PathBuf>,
     /// When `repy run` started (`getruntime()` counts from here).
     pub started: Instant,
-    /// Runs right before the program's first statement (the memory count starts there).
+    /// Runs before the API is installed and the program compiled: the memory count starts
+    /// there.
     pub on_start: Box<dyn FnOnce() + Send>,
     /// With `--usage`: reads (peak heap bytes, CPU microseconds) for the closing report.
     pub usage: Option<fn() -> (u64, u64)>,
@@ -35,6 +36,7 @@ pub struct Program {
 
 /// Runs `program` to its end and exits the process with the status of cli.md.
 pub fn run(program: Program) -> ! {
+    report_panics_without_paths();
     let worker =
         std::thread::Builder::new().name("MainThread".into()).stack_size(THREAD_STACK_BYTES).spawn(move || run_on_this_thread(program));
     let outcome = match worker {
@@ -44,15 +46,23 @@ pub fn run(program: Program) -> ! {
             repy_portability::process::exit_now(Termination::STATUS.code())
         }
     };
-    // The worker ends the process itself; reaching here means it panicked.
-    let reason = match outcome {
-        Err(panic) => {
-            panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
-        }
-        Ok(()) => String::new(),
-    };
-    eprintln!("repy: internal error: {reason}");
+    // The worker ends the process itself; reaching here means it panicked (the hook has
+    // said so).
+    if outcome.is_ok() {
+        eprintln!("repy: internal error: the program's thread ended without an exit status");
+    }
     repy_portability::process::exit_now(ExitStatus::Uncaught.code())
+}
+
+/// A panic is a bug of ours: it is reported as an internal error with its message only.
+/// The default report names the source file, a path of the build machine, and it would go
+/// into the vessel's log.
+fn report_panics_without_paths() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+        eprintln!("repy: internal error: {}", message.unwrap_or("a panic without a message"));
+    }));
 }
 
 fn run_on_this_thread(program: Program) {
@@ -88,6 +98,9 @@ fn run_on_this_thread(program: Program) {
 }
 
 fn lifecycle(vm: &VirtualMachine, rt: &Arc<Runtime>, program: Program) -> PyResult<()> {
+    // Counting starts before the compiler runs: compiling a small hostile source can take
+    // gigabytes (a comparison chain of 3,000 terms).
+    (program.on_start)();
     let globals = vm.ctx.new_dict();
     install(vm, rt, &globals)?;
     rt.sources.register(&program.name, &program.source);
@@ -98,7 +111,6 @@ fn lifecycle(vm: &VirtualMachine, rt: &Arc<Runtime>, program: Program) -> PyResu
     };
     Runtime::set_thread_name("MainThread".to_owned());
     globals.set_item("mycontext", vm.ctx.new_dict().into(), vm)?;
-    (program.on_start)();
 
     for callfunc in ["initialize", "exit"] {
         if callfunc == "exit" {

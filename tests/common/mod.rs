@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::{
+    net::{Ipv4Addr, TcpListener, UdpSocket},
     path::{Path, PathBuf},
     process::{Command, Output},
 };
@@ -99,4 +100,15 @@ pub fn restrictions_with(changes: &str) -> String {
 pub fn once(source: &str) -> String {
     let body: String = source.lines().map(|l| format!("    {l}\n")).collect();
     format!("if callfunc == 'initialize':\n{body}")
+}
+
+/// A port free for both UDP and TCP on loopback right now.
+pub fn free_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
 }

@@ -113,7 +113,8 @@ pub fn run(args: RunOptions) -> u8 {
         restrictions: Arc::new(restrictions),
         logfile,
         started,
-        // Counting starts here, after the interpreter's fixed start-up footprint.
+        // Counting starts after the interpreter's fixed start-up footprint, before the
+        // program is compiled.
         on_start: Box::new(move || crate::heap::start_counting(memory_limit)),
         usage: args.usage.then_some(crate::heap::usage_figures as fn() -> (u64, u64)),
         local_addresses: args.local_addresses,

@@ -27,6 +27,10 @@ use crate::{call::Call, runtime::Runtime};
 /// `openconn`'s timeout when none is given.
 const DEFAULT_TIMEOUT_SECS: f64 = 5.0;
 
+/// The longest an `openconn` waits, whatever its timeout (`1e308`, `2**70`): far beyond
+/// the OS's own connect time-out, and small enough that a deadline never overflows.
+const MAX_CONNECT_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 /// Pause before retrying a local port the OS is still releasing.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
@@ -76,7 +80,7 @@ fn connect_charged(call: &Call, local: SocketAddrV4, dest: SocketAddrV4, timeout
     }
     let traffic = Traffic::with(*dest.ip());
     call.wait_traffic(traffic)?;
-    let deadline = Instant::now() + crate::timer::seconds(timeout);
+    let deadline = Instant::now() + crate::timer::seconds(timeout).min(MAX_CONNECT_WAIT);
     let stream = call
         .vm
         .allow_threads(|| rt.io().block_on(connect(local, dest, deadline)))

@@ -95,14 +95,21 @@ impl CountingAllocator {
         if !self.armed.load(Ordering::Acquire) {
             return false;
         }
+        let limit = self.limit.load(Ordering::Relaxed);
+        // One request beyond the limit (up to isize::MAX bytes) is refused before it is
+        // added, so the sum below cannot wrap past isize::MAX and pass the check.
+        if size > limit {
+            self.exceeded(limit);
+        }
         // Layout sizes never exceed isize::MAX.
         let delta = size as isize;
-        let after = self.live.fetch_add(delta, Ordering::Relaxed).wrapping_add(delta);
-        let limit = self.limit.load(Ordering::Relaxed);
-        if after > 0 && after as usize > limit {
+        let before = self.live.fetch_add(delta, Ordering::Relaxed);
+        let after = before.checked_add(delta);
+        if after.is_none_or(|after| after > 0 && after as usize > limit) {
             self.live.fetch_sub(delta, Ordering::Relaxed);
             self.exceeded(limit);
         }
+        let after = after.expect("checked above");
         if after > 0 && after as usize > self.peak.load(Ordering::Relaxed) {
             self.peak.fetch_max(after as usize, Ordering::Relaxed);
         }
@@ -125,6 +132,15 @@ impl CountingAllocator {
     fn uncharge(&self, size: usize) {
         self.live.fetch_sub(size as isize, Ordering::Relaxed);
     }
+
+    /// The system refused a counted allocation within the limit: the address-space limit
+    /// behind the count was reached, which is the memory limit too. Ending here, through
+    /// the handler, replaces the abort Rust would make of the null.
+    #[cold]
+    fn refused(&self, size: usize) -> ! {
+        self.uncharge(size);
+        self.exceeded(self.limit.load(Ordering::Relaxed))
+    }
 }
 
 impl Default for CountingAllocator {
@@ -141,7 +157,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         // SAFETY: forwarded with the caller's guarantees.
         let p = unsafe { BACKING.alloc(layout) };
         if p.is_null() && counted {
-            self.uncharge(layout.size());
+            self.refused(layout.size());
         }
         p
     }
@@ -151,7 +167,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         // SAFETY: forwarded with the caller's guarantees.
         let p = unsafe { BACKING.alloc_zeroed(layout) };
         if p.is_null() && counted {
-            self.uncharge(layout.size());
+            self.refused(layout.size());
         }
         p
     }
@@ -172,7 +188,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
             // SAFETY: forwarded with the caller's guarantees.
             let p = unsafe { BACKING.realloc(ptr, layout, new_size) };
             if p.is_null() && counted {
-                self.uncharge(growth);
+                self.refused(growth);
             }
             p
         } else {
@@ -183,5 +199,38 @@ unsafe impl GlobalAlloc for CountingAllocator {
             }
             p
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use super::CountingAllocator;
+
+    /// Stands in for the worker's handler (which ends the process) so the test can go on.
+    fn refuse(limit: usize) -> ! {
+        panic!("refused at limit {limit}")
+    }
+
+    #[test]
+    fn a_request_beyond_the_limit_is_refused_without_counting_it() {
+        let counter = CountingAllocator::new();
+        counter.start_counting(1000, refuse);
+        assert!(counter.charge(600));
+        for size in [isize::MAX as usize, usize::MAX / 2 + 1, 401] {
+            assert!(catch_unwind(AssertUnwindSafe(|| counter.charge(size))).is_err(), "{size} bytes were accepted");
+            assert_eq!(counter.live_bytes(), 600, "after refusing {size} bytes");
+        }
+        assert!(counter.charge(400));
+    }
+
+    #[test]
+    fn a_sum_past_isize_max_is_refused_not_wrapped() {
+        let counter = CountingAllocator::new();
+        counter.start_counting(usize::MAX, refuse);
+        assert!(counter.charge(isize::MAX as usize));
+        assert!(catch_unwind(AssertUnwindSafe(|| counter.charge(isize::MAX as usize))).is_err());
+        assert_eq!(counter.live_bytes(), isize::MAX as usize);
     }
 }
