@@ -783,3 +783,54 @@ fn a_vessel_that_cannot_be_restarted_becomes_stale() {
     let (ok, _, err) = repy_cli(&["node", "run", "--dir", node.state().to_str().unwrap()]);
     assert!(!ok && err.contains("in use"), "{err}");
 }
+
+/// The identity point and the all-zero key (orders 1 and 4), with the signature (R = identity,
+/// S = 0) that "verifies" any message for the identity key under a lax check.
+const IDENTITY_KEY: [u8; 32] = {
+    let mut k = [0u8; 32];
+    k[0] = 1;
+    k
+};
+const ZERO_KEY: [u8; 32] = [0u8; 32];
+
+#[test]
+fn weak_keys_can_neither_sign_nor_own_nor_use_a_vessel() {
+    let node = Node::start("");
+    let mut owner = node.owner();
+    let node_key = owner.node_key().unwrap();
+
+    // A request "signed" by a small-order key writes nothing.
+    let inner = json!({"call": "AddFileToVessel", "args": {"vessel": "v1", "filename": "planted.py", "data": STANDARD.encode("x")},
+        "node": node_key.as_str(), "seq": owner.next_seq(), "expires": unix_now() + 60});
+    let signed = serde_json::to_vec(&inner).unwrap();
+    let mut forged = [0u8; 64];
+    forged[..32].copy_from_slice(&IDENTITY_KEY);
+    for key in [IDENTITY_KEY, ZERO_KEY] {
+        let req = json!({"v": 1, "key": STANDARD.encode(key), "signed": STANDARD.encode(&signed), "sig": STANDARD.encode(forged)});
+        let response = owner.roundtrip(&req).unwrap();
+        assert_eq!(response["error"]["code"], "BadKey", "{response}");
+        let message = response["error"]["message"].as_str().unwrap();
+        assert!(message.contains("field 'key'") && message.contains("weak"), "{message}");
+    }
+    assert!(files(&mut owner, "v1").is_empty());
+
+    // Nor can such a key become an owner or a user.
+    let good = SecretKey::generate().public();
+    for weak in [ZERO_KEY, IDENTITY_KEY] {
+        let text = STANDARD.encode(weak);
+        let (c, m) = refusal(owner.call("ChangeOwner", json!({"vessel": "v1", "owner_key": text})));
+        assert!(c == Code::BadKey && m.contains("field 'owner_key'") && m.contains(&text), "{c}: {m}");
+        let (c, m) = refusal(owner.call("ChangeUsers", json!({"vessel": "v1", "user_keys": [good.as_str(), text]})));
+        assert!(c == Code::BadKey && m.contains("field 'user_keys[1]'") && m.contains(&text), "{c}: {m}");
+    }
+    let v1 = node.vessel("v1");
+    assert_eq!(v1["owner_key"], node.key("owner").public().as_str());
+    assert_eq!(v1["user_keys"], json!([]));
+
+    // Nor the owner of a new node.
+    let weak_file = node.dir.path().join("weak.publickey");
+    std::fs::write(&weak_file, format!("{}\n", STANDARD.encode(IDENTITY_KEY))).unwrap();
+    let state = node.dir.path().join("state2");
+    let (ok, _, err) = repy_cli(&["node", "init", "--dir", state.to_str().unwrap(), "--owner", weak_file.to_str().unwrap()]);
+    assert!(!ok && err.contains("weak.publickey") && err.contains("weak public key"), "{err}");
+}

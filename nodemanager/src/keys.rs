@@ -30,11 +30,16 @@ impl PublicKey {
         if bytes.len() != 32 || STANDARD.encode(&bytes) != text {
             return Err(format!("'{shown}' is not a public key (not the base64 of 32 bytes)"));
         }
-        Ok(PublicKey(text.to_string()))
+        PublicKey::from_bytes(&bytes.try_into().expect("length checked"))
     }
 
-    pub fn from_bytes(bytes: &[u8; 32]) -> PublicKey {
-        PublicKey(STANDARD.encode(bytes))
+    /// The key of 32 bytes, unless they encode a point of small order (see [`has_small_order`]).
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<PublicKey, String> {
+        let text = STANDARD.encode(bytes);
+        if has_small_order(bytes) {
+            return Err(format!("'{text}' is a weak public key (a point of small order, whose signatures anyone can forge)"));
+        }
+        Ok(PublicKey(text))
     }
 
     pub fn as_str(&self) -> &str {
@@ -46,9 +51,16 @@ impl PublicKey {
         &self.0[..8]
     }
 
-    /// Whether `sig` is this key's Ed25519 signature of `message`.
+    /// Whether `sig` is this key's Ed25519 signature of `message`, verified strictly (as
+    /// ed25519-dalek's `verify_strict`): ring already refuses an `S` that is not reduced and an
+    /// `R` that is not canonically encoded; a small-order `R` is refused here, and the key
+    /// cannot be of small order (refused when it was parsed).
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
-        let bytes = STANDARD.decode(&self.0).expect("checked at parse");
+        let bytes: [u8; 32] = STANDARD.decode(&self.0).expect("checked at parse").try_into().expect("checked at parse");
+        let Some(r) = sig.get(..32) else { return false };
+        if sig.len() != 64 || has_small_order(r.try_into().expect("32 bytes")) || has_small_order(&bytes) {
+            return false;
+        }
         UnparsedPublicKey::new(&ED25519, bytes).verify(message, sig).is_ok()
     }
 }
@@ -76,6 +88,49 @@ impl<'de> Deserialize<'de> for PublicKey {
         let text = String::deserialize(d)?;
         PublicKey::parse(&text).map_err(serde::de::Error::custom)
     }
+}
+
+/// The encodings of the eight points of small order (the torsion subgroup: the identity, the
+/// point of order 2, two of order 4, four of order 8), non-canonical ones (y ≥ p) included,
+/// with the sign bit of x (the top bit of the last byte) cleared; as libsodium's
+/// `ge25519_has_small_order`. With such a key `A`, `[S]B = R + [k]A` holds for `R` = `[S]B`
+/// whatever the message: (R = identity, S = 0) "verifies" everything.
+const SMALL_ORDER: [[u8; 32]; 7] = {
+    const fn le(first: &[u8], fill: u8, last: u8) -> [u8; 32] {
+        let mut out = [fill; 32];
+        let mut i = 0;
+        while i < first.len() {
+            out[i] = first[i];
+            i += 1;
+        }
+        out[31] = last;
+        out
+    }
+    [
+        // y = 0: order 4.
+        le(&[], 0, 0),
+        // y = 1: the identity.
+        le(&[1], 0, 0),
+        // The two y of the points of order 8.
+        [
+            0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3,
+            0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05,
+        ],
+        [
+            0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c,
+            0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a,
+        ],
+        // y = p - 1: order 2.
+        le(&[0xec], 0xff, 0x7f),
+        // y = p (non-canonical 0) and p + 1 (non-canonical 1).
+        le(&[0xed], 0xff, 0x7f),
+        le(&[0xee], 0xff, 0x7f),
+    ]
+};
+
+/// Whether the 32 bytes encode a point of small order (whatever the sign bit of x says).
+pub fn has_small_order(point: &[u8; 32]) -> bool {
+    SMALL_ORDER.iter().any(|weak| weak[..31] == point[..31] && weak[31] == point[31] & 0x7f)
 }
 
 /// An Ed25519 key pair built from its 32-byte seed.
@@ -111,7 +166,7 @@ impl SecretKey {
 
     pub fn public(&self) -> PublicKey {
         let bytes: [u8; 32] = self.pair.public_key().as_ref().try_into().expect("Ed25519 public keys have 32 bytes");
-        PublicKey::from_bytes(&bytes)
+        PublicKey::from_bytes(&bytes).expect("the key of a seed is of prime order")
     }
 
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
@@ -182,8 +237,55 @@ mod tests {
         // 33 bytes of base64 without padding, or a non-canonical last character.
         assert!(PublicKey::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").is_err());
         assert!(PublicKey::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=").is_err());
-        assert!(PublicKey::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").is_ok());
+        assert!(PublicKey::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap_err().contains("weak"));
+        assert!(PublicKey::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=").is_ok());
         assert!(PublicKey::parse("!AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap_err().contains("base64"));
+    }
+
+    /// The identity point and (R = identity, S = 0): a "signature" of every message.
+    fn identity_forgery() -> ([u8; 32], [u8; 64]) {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&identity);
+        (identity, sig)
+    }
+
+    #[test]
+    fn small_order_keys_are_refused() {
+        // ring alone accepts the forgery: the check below is what stops it.
+        let (identity, forged) = identity_forgery();
+        assert!(UnparsedPublicKey::new(&ED25519, identity).verify(b"any message", &forged).is_ok());
+        for weak in SMALL_ORDER {
+            for sign in [0, 0x80] {
+                let mut bytes = weak;
+                bytes[31] |= sign;
+                assert!(has_small_order(&bytes));
+                let e = PublicKey::from_bytes(&bytes).unwrap_err();
+                assert!(e.contains("weak") && e.contains(&STANDARD.encode(bytes)), "{e}");
+                let e = PublicKey::parse(&STANDARD.encode(bytes)).unwrap_err();
+                assert!(e.contains("weak public key"), "{e}");
+            }
+        }
+        // Generated keys never are.
+        for _ in 0..64 {
+            let key = SecretKey::generate().public();
+            assert!(!has_small_order(&STANDARD.decode(key.as_str()).unwrap().try_into().unwrap()));
+        }
+    }
+
+    #[test]
+    fn a_small_order_r_never_verifies() {
+        let key = SecretKey::generate();
+        let (_, forged) = identity_forgery();
+        assert!(!key.public().verify(b"hello", &forged));
+        for weak in SMALL_ORDER {
+            let mut sig = key.sign(b"hello");
+            sig[..32].copy_from_slice(&weak);
+            assert!(!key.public().verify(b"hello", &sig));
+        }
+        assert!(!key.public().verify(b"hello", &key.sign(b"hello")[..63]));
+        assert!(!key.public().verify(b"hello", &[]));
     }
 
     #[test]

@@ -194,9 +194,10 @@ pub fn check_start_args(args: &[String]) -> Result<(), NmError> {
     args::problem(args).map_or(Ok(()), |problem| err(Code::BadArguments, problem))
 }
 
-/// A key given in ChangeOwner or ChangeUsers.
-pub fn parse_key(text: &str) -> Result<PublicKey, NmError> {
-    PublicKey::parse(text).map_err(|e| NmError::new(Code::BadKey, e))
+/// A key given in ChangeOwner or ChangeUsers as the argument `field` (named in the error): a
+/// valid public key that is not of small order.
+pub fn parse_key(field: &str, text: &str) -> Result<PublicKey, NmError> {
+    PublicKey::parse(text).map_err(|e| NmError::new(Code::BadKey, format!("field '{field}': {e}")))
 }
 
 #[cfg(test)]
@@ -299,6 +300,11 @@ mod tests {
         let e = check_start_args(&["a b".into()]).unwrap_err();
         assert!(e.code == Code::BadArguments && e.message.contains("'a b'"), "{e}");
         assert_eq!(check_start_args(&vec!["a".to_string(); MAX_START_ARGS + 1]).unwrap_err().code, Code::BadArguments);
-        assert_eq!(parse_key("not-a-key").unwrap_err().code, Code::BadKey);
+        assert_eq!(parse_key("owner_key", "not-a-key").unwrap_err().code, Code::BadKey);
+        // The all-zero key (order 4) and the identity point (order 1): anyone could sign as them.
+        for weak in ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="] {
+            let e = parse_key("user_keys[0]", weak).unwrap_err();
+            assert!(e.code == Code::BadKey && e.message.contains("'user_keys[0]'") && e.message.contains("weak"), "{e}");
+        }
     }
 }

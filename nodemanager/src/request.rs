@@ -161,7 +161,8 @@ pub fn parse_envelope(object: &Map<String, Value>) -> Result<Envelope, NmError> 
         let key_bytes = base64_field(object, "key", Some(32))?;
         let signed = base64_field(object, "signed", None)?;
         let sig = base64_field(object, "sig", Some(64))?;
-        let key = PublicKey::from_bytes(&key_bytes.try_into().expect("length checked"));
+        let key = PublicKey::from_bytes(&key_bytes.try_into().expect("length checked"))
+            .map_err(|e| NmError::new(Code::BadKey, format!("field 'key': {e}")))?;
         Ok(Envelope::Signed { key, signed, sig })
     } else {
         check_fields(object, &["v", "id", "call", "args"], "an unsigned request")?;
@@ -334,6 +335,26 @@ mod tests {
         let mut junk = req.clone();
         junk["signed"] = json!(STANDARD.encode("not json"));
         assert_eq!(check(envelope(&junk).unwrap(), &node, 50, 3600).unwrap_err().code, Code::BadSignature);
+    }
+
+    #[test]
+    fn a_small_order_signer_is_refused_before_its_signature() {
+        // The identity point signs anything with (R = identity, S = 0); the all-zero key
+        // (order 4) likewise with R = identity.
+        let node = SecretKey::generate().public();
+        let signed = serde_json::to_vec(&json!({"call": "AddFileToVessel", "args": {"vessel": "v1", "filename": "a.py",
+            "data": "cGFzcwo="}, "node": node.as_str(), "seq": 1, "expires": 100}))
+        .unwrap();
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&identity);
+        for key in [identity, [0u8; 32]] {
+            let req = json!({"v": 1, "key": STANDARD.encode(key), "signed": STANDARD.encode(&signed), "sig": STANDARD.encode(sig)});
+            let e = envelope(&req).unwrap_err();
+            assert_eq!(e.code, Code::BadKey, "{e}");
+            assert!(e.message.contains("'key'") && e.message.contains("weak"), "{e}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::{
 
 impl Node {
     pub(super) fn change_owner(&mut self, vessel: &str, owner_key: &str) -> Result<Outcome, NmError> {
-        let key = parse_key(owner_key)?;
+        let key = parse_key("owner_key", owner_key)?;
         let record = self.record_mut(vessel);
         record.owner_key = key;
         record.owner_info.clear();
@@ -25,8 +25,8 @@ impl Node {
     /// Sets the user keys; a key given twice counts once, with a warning.
     pub(super) fn change_users(&mut self, vessel: &str, user_keys: &[String]) -> Result<Outcome, NmError> {
         let mut keys: Vec<PublicKey> = Vec::new();
-        for text in user_keys {
-            let key = parse_key(text)?;
+        for (i, text) in user_keys.iter().enumerate() {
+            let key = parse_key(&format!("user_keys[{i}]"), text)?;
             if !keys.contains(&key) {
                 keys.push(key);
             }
