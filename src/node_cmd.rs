@@ -6,6 +6,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use clap::Subcommand;
 use repy_nodemanager::{
     client::{Client, ClientError},
+    frame,
     init::{self, InitOptions},
     keys,
     protocol::Request,
@@ -124,7 +125,10 @@ fn report(result: Result<(), String>) -> u8 {
 fn parse_args(args: &[String]) -> Result<Map<String, Value>, String> {
     if let [single] = args {
         if single.trim_start().starts_with('{') {
-            return serde_json::from_str(single).map_err(|e| format!("invalid JSON arguments: {e}"));
+            return match frame::parse_json(single).map_err(|e| format!("arguments: {e}"))? {
+                Value::Object(map) => Ok(map),
+                _ => Err("arguments: not a JSON object".to_string()),
+            };
         }
     }
     let mut map = Map::new();
@@ -136,7 +140,9 @@ fn parse_args(args: &[String]) -> Result<Map<String, Value>, String> {
         } else {
             serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()))
         };
-        map.insert(name.to_string(), value);
+        if map.insert(name.to_string(), value).is_some() {
+            return Err(format!("argument '{name}' is given twice"));
+        }
     }
     Ok(map)
 }

@@ -667,6 +667,10 @@ fn node_call_checks_the_request_before_sending() {
     assert!(err.contains("arguments of StartVessel") && err.contains("args"), "{err}");
     let err = call(&["ChangeAdvertise", "vessel=v1", "advertise=maybe"]);
     assert!(err.contains("arguments of ChangeAdvertise: field 'advertise'"), "{err}");
+    let err = call(&["StopVessel", "vessel=v1", "vessel=v2"]);
+    assert!(err.contains("argument 'vessel' is given twice"), "{err}");
+    let err = call(&["StopVessel", r#"{"vessel": "v1", "vessel": "v2"}"#]);
+    assert!(err.contains("duplicate key 'vessel'"), "{err}");
     // A well-formed request is sent: the failure is now the connection's.
     let (ok, _, err) = repy_cli(&["node", "call", "--node", &addr, "GetVessels"]);
     assert!(!ok && err.contains("cannot connect"), "{err}");
@@ -833,4 +837,38 @@ fn weak_keys_can_neither_sign_nor_own_nor_use_a_vessel() {
     let state = node.dir.path().join("state2");
     let (ok, _, err) = repy_cli(&["node", "init", "--dir", state.to_str().unwrap(), "--owner", weak_file.to_str().unwrap()]);
     assert!(!ok && err.contains("weak.publickey") && err.contains("weak public key"), "{err}");
+}
+
+#[test]
+fn a_key_given_twice_is_refused_in_the_envelope_and_the_signed_part() {
+    let node = Node::start("");
+    let mut owner = node.owner();
+    let node_key = owner.node_key().unwrap();
+    upload(&mut owner, "v1", "keep.py", b"pass\n").unwrap();
+    upload(&mut owner, "v2", "keep.py", b"pass\n").unwrap();
+
+    // Signed as is: one reader keeping the first "vessel" and another the last would not agree.
+    let secret = node.key("owner");
+    let signed = format!(
+        r#"{{"call": "DeleteFileInVessel", "args": {{"vessel": "v1", "filename": "keep.py", "vessel": "v2"}}, "node": "{node_key}", "seq": {}, "expires": {}}}"#,
+        owner.next_seq(),
+        unix_now() + 60
+    );
+    let mut message = b"repy-nodemanager-request-v1\n".to_vec();
+    message.extend_from_slice(signed.as_bytes());
+    let req = json!({"v": 1, "id": "dup1", "key": secret.public().as_str(), "signed": STANDARD.encode(&signed), "sig": STANDARD.encode(secret.sign(&message))});
+    let response = owner.roundtrip(&req).unwrap();
+    assert_eq!((response["id"].clone(), response["error"]["code"].clone()), (json!("dup1"), json!("BadFrame")), "{response}");
+    assert!(response["error"]["message"].as_str().unwrap().contains("duplicate key 'vessel'"), "{response}");
+    assert_eq!(files(&mut owner, "v1"), ["keep.py"]);
+    assert_eq!(files(&mut owner, "v2"), ["keep.py"]);
+
+    // The envelope: "call" twice (a public call first, then an owner call) closes the connection.
+    let mut raw = TcpStream::connect(&node.addr).unwrap();
+    raw.write_all(&frame::encode_bytes(br#"{"v": 1, "id": "dup2", "call": "GetVessels", "args": {}, "call": "ResetVessel"}"#)).unwrap();
+    let response = read_response(&mut raw);
+    assert_eq!(response["error"]["code"], "BadFrame", "{response}");
+    assert!(response["error"]["message"].as_str().unwrap().contains("duplicate key 'call'"), "{response}");
+    assert_eq!(raw.read(&mut [0u8; 1]).unwrap(), 0, "the connection is closed after a bad frame");
+    assert!(node.client(None).call("GetVessels", json!({})).is_ok());
 }

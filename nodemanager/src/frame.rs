@@ -1,8 +1,10 @@
 //! Framing (nodemanager.md §3.1): a 4-byte big-endian length N (1 ≤ N ≤ limit) and N bytes of
-//! one UTF-8 JSON object, parsed strictly (depth ≤ 32, integers in 0..2^53).
+//! one UTF-8 JSON object, parsed strictly (no key twice in an object, depth ≤ 32, integers in
+//! 0..2^53).
 
-use std::{io::Read, time::Duration};
+use std::{fmt, io::Read, time::Duration};
 
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -130,11 +132,80 @@ pub fn read_frame_blocking<R: Read>(reader: &mut R, limit: usize) -> Result<Vec<
 /// Parses a frame body as one strict JSON object.
 pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("frame is not UTF-8: {e}"))?;
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let value = parse_json(text)?;
     check_value(&value, 1)?;
     match value {
         Value::Object(map) => Ok(map),
         other => Err(format!("expected a JSON object, got {}", kind(&other))),
+    }
+}
+
+/// Parses one JSON text, refusing an object (at any depth) that gives a key twice: serde_json
+/// alone keeps the last, so that two readers of the same bytes could see different requests.
+pub fn parse_json(text: &str) -> Result<Value, String> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let value = NoDuplicateKeys.deserialize(&mut reader).and_then(|v| reader.end().map(|()| v));
+    value.map_err(|e| format!("invalid JSON: {e}"))
+}
+
+/// Builds a [`Value`] as serde_json does, but fails on a repeated key.
+struct NoDuplicateKeys;
+
+impl<'de> DeserializeSeed<'de> for NoDuplicateKeys {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NoDuplicateKeys {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        // JSON text has no NaN or infinity.
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(NoDuplicateKeys)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                let shown: String = key.chars().take(64).collect();
+                let more = if shown.len() < key.len() { "..." } else { "" };
+                return Err(de::Error::custom(format_args!("duplicate key '{shown}{more}'")));
+            }
+            let value = map.next_value_seed(NoDuplicateKeys)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -225,5 +296,21 @@ mod tests {
         let deep = |n: usize| format!("{}{}", "{\"a\":".repeat(n), "1".to_string() + &"}".repeat(n));
         assert!(parse_object(deep(31).as_bytes()).is_ok());
         assert!(parse_object(deep(32).as_bytes()).unwrap_err().contains("deeper"));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_at_any_depth() {
+        let e = parse_object(br#"{"v": 1, "call": "GetVessels", "call": "StopVessel", "args": {}}"#).unwrap_err();
+        assert!(e.starts_with("invalid JSON: duplicate key 'call'"), "{e}");
+        let e = parse_object(br#"{"a": [{"x": 1}, {"b": {"c": 1, "c": 2}}]}"#).unwrap_err();
+        assert!(e.contains("duplicate key 'c'"), "{e}");
+        // The same key in different objects, and escapes that spell the same key, are told apart right.
+        assert!(parse_object(br#"{"a": {"x": 1}, "b": {"x": 1}, "x": [1, 1]}"#).is_ok());
+        assert!(parse_object(br#"{"ab": 1, "ab": 2}"#).unwrap_err().contains("duplicate key 'ab'"));
+        let long = "k".repeat(100);
+        let e = parse_object(format!(r#"{{"{long}": 1, "{long}": 2}}"#).as_bytes()).unwrap_err();
+        assert!(e.contains(&format!("'{}...'", "k".repeat(64))), "{e}");
+        assert!(parse_json("{} {}").unwrap_err().contains("trailing"));
+        assert_eq!(parse_json(r#"[true, null, "s", 2, {}]"#).unwrap(), json!([true, null, "s", 2, {}]));
     }
 }

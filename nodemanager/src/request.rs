@@ -358,6 +358,23 @@ mod tests {
     }
 
     #[test]
+    fn a_key_given_twice_in_the_signed_part_is_refused() {
+        // Signed as is: a reader that kept the first "vessel" and one that kept the last would
+        // act on different vessels.
+        let client = SecretKey::generate();
+        let node = SecretKey::generate().public();
+        let signed =
+            format!(r#"{{"call": "StopVessel", "args": {{"vessel": "v1", "vessel": "v2"}}, "node": "{node}", "seq": 1, "expires": 100}}"#);
+        let mut message = SIGN_PREFIX.to_vec();
+        message.extend_from_slice(signed.as_bytes());
+        let req = json!({"v": 1, "key": client.public().as_str(), "signed": STANDARD.encode(&signed),
+            "sig": STANDARD.encode(client.sign(&message))});
+        let e = check(envelope(&req).unwrap(), &node, 50, 3600).unwrap_err();
+        assert_eq!(e.code, Code::BadFrame);
+        assert!(e.message.starts_with("signed part: invalid JSON: duplicate key 'vessel'"), "{e}");
+    }
+
+    #[test]
     fn inner_must_have_exactly_the_fields() {
         let client = SecretKey::generate();
         let node = SecretKey::generate().public();
