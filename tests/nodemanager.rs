@@ -872,3 +872,39 @@ fn a_key_given_twice_is_refused_in_the_envelope_and_the_signed_part() {
     assert_eq!(raw.read(&mut [0u8; 1]).unwrap(), 0, "the connection is closed after a bad frame");
     assert!(node.client(None).call("GetVessels", json!({})).is_ok());
 }
+
+#[test]
+fn a_symlink_planted_in_a_vessel_leads_nowhere() {
+    let node = Node::start("");
+    let mut owner = node.owner();
+    let secret = node.dir.path().join("host-secret.txt");
+    let content = "host secret 0xC0FFEE";
+    std::fs::write(&secret, content).unwrap();
+    let vessel_dir = node.state().join("vessels/v1");
+    std::os::unix::fs::symlink(&secret, vessel_dir.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink(node.state(), vessel_dir.join("linkdir")).unwrap();
+
+    assert!(files(&mut owner, "v1").is_empty());
+    for name in ["link.txt", "linkdir"] {
+        let result = owner.call("RetrieveFileFromVessel", json!({"vessel": "v1", "filename": name}));
+        let shown = format!("{result:?}");
+        assert!(!shown.contains(&STANDARD.encode(content)) && !shown.contains(content), "{shown}");
+        let (c, m) = refusal(result);
+        assert!(c == Code::NoSuchFile && m.contains(name), "{c}: {m}");
+        let (c, m) = refusal(owner.call("DeleteFileInVessel", json!({"vessel": "v1", "filename": name})));
+        assert!(c == Code::NoSuchFile && m.contains(name), "{c}: {m}");
+    }
+    let (c, m) = refusal(owner.call("StartVessel", json!({"vessel": "v1", "args": ["link.txt"]})));
+    assert!(c == Code::NoSuchFile && m.contains("link.txt"), "{c}: {m}");
+    assert!(std::fs::symlink_metadata(vessel_dir.join("link.txt")).unwrap().file_type().is_symlink());
+
+    // An upload of that name replaces the link itself, never writing through it.
+    upload(&mut owner, "v1", "link.txt", b"mine").unwrap();
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), content);
+    assert!(std::fs::symlink_metadata(vessel_dir.join("link.txt")).unwrap().is_file());
+    let r = owner.call("RetrieveFileFromVessel", json!({"vessel": "v1", "filename": "link.txt"})).unwrap();
+    assert_eq!(STANDARD.decode(r["data"].as_str().unwrap()).unwrap(), b"mine");
+    assert_eq!(files(&mut owner, "v1"), ["link.txt"]);
+    owner.call("DeleteFileInVessel", json!({"vessel": "v1", "filename": "link.txt"})).unwrap();
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), content);
+}

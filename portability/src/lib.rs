@@ -32,6 +32,7 @@ pub mod cpu;
 pub mod interfaces;
 pub mod machine;
 pub mod memory;
+pub mod nofollow;
 mod pid;
 pub mod process;
 pub mod readiness;

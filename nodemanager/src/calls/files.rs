@@ -1,10 +1,11 @@
 //! A vessel's files, as its users see them through the node manager: add, list, retrieve,
 //! delete, and the vessel's log.
 
-use std::fs;
+use std::{fs, io::Read};
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use repy_contract::{disk, file_name, log};
+use repy_portability::nofollow;
 use serde_json::json;
 
 use super::Outcome;
@@ -16,6 +17,8 @@ use crate::{
 };
 
 impl Node {
+    /// Stores the file by renaming a new one into place: a symbolic link of that name is
+    /// replaced, never followed (its target is untouched).
     pub(super) fn add_file(&mut self, vessel: &str, filename: &str, data: &str) -> Result<Outcome, NmError> {
         check_filename(filename)?;
         let limit = self.config.max_file_bytes;
@@ -62,26 +65,35 @@ impl Node {
         Ok((json!({"files": files}), None))
     }
 
+    /// Only a regular file directly in the vessel directory: a symbolic link (which
+    /// ListFilesInVessel does not show either) is never followed, whatever it points at.
     pub(super) fn retrieve_file(&self, vessel: &str, filename: &str) -> Result<Outcome, NmError> {
         check_filename(filename)?;
         let path = self.layout.vessel_dir(vessel).join(filename);
-        let meta = match fs::metadata(&path) {
-            Ok(m) if m.is_file() => m,
-            _ => return err(Code::NoSuchFile, format!("vessel {vessel} has no file '{filename}'")),
+        let no_such_file = || err(Code::NoSuchFile, format!("vessel {vessel} has no file '{filename}'"));
+        let Some(mut file) = nofollow::open_regular_file(&path).map_err(|e| internal("opening a vessel file", e))? else {
+            return no_such_file();
         };
+        let size = file.metadata().map_err(|e| internal("reading a vessel file", e))?.len();
         let limit = self.config.max_file_bytes;
-        if meta.len() > limit as u64 {
-            return err(Code::FileTooLarge, format!("file '{filename}' has {} bytes, over the transfer limit of {limit}", meta.len()));
+        if size > limit as u64 {
+            return err(Code::FileTooLarge, format!("file '{filename}' has {size} bytes, over the transfer limit of {limit}"));
         }
-        let data = fs::read(&path).map_err(|e| internal("reading a vessel file", e))?;
+        // Read at most one byte over the limit: the file may grow while it is read.
+        let mut data = Vec::with_capacity(size as usize);
+        (&mut file).take(limit as u64 + 1).read_to_end(&mut data).map_err(|e| internal("reading a vessel file", e))?;
+        if data.len() > limit {
+            return err(Code::FileTooLarge, format!("file '{filename}' grew over the transfer limit of {limit} bytes while read"));
+        }
         Ok((json!({"data": STANDARD.encode(data)}), None))
     }
 
+    /// Only a regular file: a symbolic link is not a file of the vessel (`NoSuchFile`).
     pub(super) fn delete_file(&self, vessel: &str, filename: &str) -> Result<Outcome, NmError> {
         check_filename(filename)?;
         let dir = self.layout.vessel_dir(vessel);
         let path = dir.join(filename);
-        if !fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+        if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
             return err(Code::NoSuchFile, format!("vessel {vessel} has no file '{filename}'"));
         }
         fs::remove_file(&path).map_err(|e| internal("deleting a vessel file", e))?;

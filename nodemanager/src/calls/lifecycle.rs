@@ -49,7 +49,9 @@ impl Node {
         check_start_args(args)?;
         let program = &args[0];
         check_filename(program)?;
-        if !self.layout.vessel_dir(vessel).join(program).is_file() {
+        // A regular file of the vessel itself: a symbolic link would run (and show in the
+        // vessel's log) a file from elsewhere on the host.
+        if !fs::symlink_metadata(self.layout.vessel_dir(vessel).join(program)).is_ok_and(|m| m.is_file()) {
             return err(Code::NoSuchFile, format!("vessel {vessel} has no file '{program}' to run"));
         }
         let pid = self.spawn(vessel, program, &args[1..]).map_err(|e| {
