@@ -345,8 +345,8 @@ fn every_request_succeeds_for_the_owner_and_users() {
 
 #[test]
 fn refusals_name_the_culprit_and_the_node_keeps_serving() {
-    // A signed upload carries the file base64-encoded twice, so a default 12 MiB frame holds a
-    // file of about 7 MiB: a smaller transfer limit keeps the oversize case inside one frame.
+    // A smaller transfer limit keeps the oversize upload quick (the default one is tested by
+    // an_upload_of_the_largest_size_fits_and_one_byte_more_is_refused).
     let node = Node::start("max_file_bytes = 1000000");
     let mut owner = node.owner();
     let stranger = node.new_key("stranger");
@@ -907,4 +907,24 @@ fn a_symlink_planted_in_a_vessel_leads_nowhere() {
     assert_eq!(files(&mut owner, "v1"), ["link.txt"]);
     owner.call("DeleteFileInVessel", json!({"vessel": "v1", "filename": "link.txt"})).unwrap();
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), content);
+}
+
+#[test]
+fn an_upload_of_the_largest_size_fits_and_one_byte_more_is_refused() {
+    // The default configuration: max_file_bytes 8 MiB, and the frame limit derived from it.
+    let node = Node::start("");
+    let mut owner = node.owner();
+    let limit = frame::DEFAULT_MAX_FILE_BYTES;
+    assert_eq!(limit, 8 * 1024 * 1024);
+    let data: Vec<u8> = (0..limit).map(|i| (i * 7 + i / 251) as u8).collect();
+    upload(&mut owner, "v1", "largest.bin", &data).unwrap();
+    let r = owner.call("RetrieveFileFromVessel", json!({"vessel": "v1", "filename": "largest.bin"})).unwrap();
+    assert!(STANDARD.decode(r["data"].as_str().unwrap()).unwrap() == data, "the file comes back as sent");
+
+    let mut over = data;
+    over.push(0);
+    let (c, m) = refusal(upload(&mut owner, "v1", "over.bin", &over));
+    assert_eq!(c, Code::FileTooLarge, "{m}");
+    assert!(m.contains("over.bin") && m.contains("8388609") && m.contains("8388608"), "{m}");
+    assert_eq!(files(&mut owner, "v1"), ["largest.bin"]);
 }

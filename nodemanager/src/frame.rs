@@ -8,7 +8,30 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-pub const DEFAULT_MAX_FRAME_BYTES: usize = 12 * 1024 * 1024;
+/// The largest file a request carries by default (`max_file_bytes`, nodemanager.md §5): the
+/// limit every other transfer size is derived from.
+pub const DEFAULT_MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Room for everything of a request but its file data, at each of its two levels: the signed
+/// part's call, vessel, file name (≤ 120 characters), node key, seq and expires; the envelope's
+/// v, id (≤ 64 characters), key and signature. A few hundred bytes each, with ample margin.
+pub const REQUEST_OVERHEAD_BYTES: usize = 32 * 1024;
+
+/// Length of the standard base64 (padded) of `bytes` bytes.
+pub const fn base64_len(bytes: usize) -> usize {
+    4 * bytes.div_ceil(3)
+}
+
+/// The frame an AddFileToVessel of `max_file_bytes` needs: the file is base64 inside the
+/// arguments, and the signed part holding them is base64 again inside the envelope (16/9 of
+/// the file, about 15 MB for 8 MiB). The node's `max_frame_bytes` must be at least this.
+pub const fn frame_bytes_for_file(max_file_bytes: usize) -> usize {
+    base64_len(base64_len(max_file_bytes) + REQUEST_OVERHEAD_BYTES) + REQUEST_OVERHEAD_BYTES
+}
+
+/// The frame limit of the node (default) and of its clients: just what the default largest
+/// file needs.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = frame_bytes_for_file(DEFAULT_MAX_FILE_BYTES);
 pub const MAX_DEPTH: usize = 32;
 pub const MAX_INTEGER: u64 = (1 << 53) - 1;
 
@@ -296,6 +319,29 @@ mod tests {
         let deep = |n: usize| format!("{}{}", "{\"a\":".repeat(n), "1".to_string() + &"}".repeat(n));
         assert!(parse_object(deep(31).as_bytes()).is_ok());
         assert!(parse_object(deep(32).as_bytes()).unwrap_err().contains("deeper"));
+    }
+
+    #[test]
+    fn the_largest_upload_fits_the_default_frame() {
+        use crate::{keys::SecretKey, protocol::AddFileToVessel, request};
+        // Everything at its longest: vessel name, file name, id, sequence number, expiry.
+        let secret = SecretKey::generate();
+        let node = SecretKey::generate().public();
+        let data = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, vec![0xa5u8; DEFAULT_MAX_FILE_BYTES]);
+        assert_eq!(data.len(), base64_len(DEFAULT_MAX_FILE_BYTES));
+        let args = AddFileToVessel { vessel: format!("v{}", u64::MAX), filename: "f".repeat(120), data };
+        let (call, args) = crate::protocol::Request::from(args).encode();
+        let req = request::sign(&secret, &node, &"i".repeat(64), call, args, MAX_INTEGER, MAX_INTEGER);
+        let body = encode(&req).len() - 4;
+        assert!(body <= DEFAULT_MAX_FRAME_BYTES, "{body} > {DEFAULT_MAX_FRAME_BYTES}");
+        // And with a margin for a file one byte over the limit, which is refused as FileTooLarge
+        // rather than as an unreadable frame.
+        assert!(DEFAULT_MAX_FRAME_BYTES - body > 16 * 1024, "{body}");
+        assert!(DEFAULT_MAX_FRAME_BYTES <= u32::MAX as usize);
+        assert_eq!(base64_len(0), 0);
+        assert_eq!(base64_len(1), 4);
+        assert_eq!(base64_len(3), 4);
+        assert_eq!(base64_len(4), 8);
     }
 
     #[test]

@@ -10,7 +10,11 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::{frame::DEFAULT_MAX_FRAME_BYTES, keys::PublicKey, replay::SeqTable};
+use crate::{
+    frame::{frame_bytes_for_file, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FRAME_BYTES},
+    keys::PublicKey,
+    replay::SeqTable,
+};
 
 /// What follows a vessel's name in the name of its termination report.
 pub const REPORT_SUFFIX: &str = ".ended";
@@ -112,7 +116,7 @@ impl Default for Config {
             node_name: String::new(),
             repy: String::new(),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
-            max_file_bytes: 8 * 1024 * 1024,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             max_connections: 32,
             frame_timeout_s: 30,
             idle_timeout_s: 60,
@@ -135,10 +139,10 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        let needed = 4 * self.max_file_bytes.div_ceil(3) + 64 * 1024;
+        let needed = frame_bytes_for_file(self.max_file_bytes);
         if self.max_frame_bytes < needed {
             return Err(format!(
-                "max_frame_bytes {} is too small for max_file_bytes {} (needs at least {needed})",
+                "max_frame_bytes {} is too small for max_file_bytes {} (an upload is base64-encoded twice: needs at least {needed})",
                 self.max_frame_bytes, self.max_file_bytes
             ));
         }
@@ -401,6 +405,12 @@ mod tests {
         assert_eq!(c.network.ip, ["1.2.3.4"]);
         assert!(Config::parse("bogus = 1\n").unwrap_err().contains("bogus"));
         assert!(Config::parse("max_frame_bytes = 1000\n").unwrap_err().contains("max_frame_bytes"));
+        // The old default frame (12 MiB) cannot carry an 8 MiB upload: refused at start.
+        let e = Config::parse(&format!("max_frame_bytes = {}\n", 12 * 1024 * 1024)).unwrap_err();
+        assert!(e.contains("max_frame_bytes 12582912") && e.contains("max_file_bytes 8388608"), "{e}");
+        let needed = frame_bytes_for_file(1_000_000);
+        assert!(Config::parse(&format!("max_file_bytes = 1000000\nmax_frame_bytes = {needed}\n")).is_ok());
+        assert!(Config::parse(&format!("max_file_bytes = 1000000\nmax_frame_bytes = {}\n", needed - 1)).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::Outcome;
 use crate::{
+    frame::base64_len,
     node::{internal, Node},
     protocol::check_filename,
     request::{err, Code, NmError},
@@ -22,7 +23,7 @@ impl Node {
     pub(super) fn add_file(&mut self, vessel: &str, filename: &str, data: &str) -> Result<Outcome, NmError> {
         check_filename(filename)?;
         let limit = self.config.max_file_bytes;
-        if data.len() > 4 * limit.div_ceil(3) + 4 {
+        if data.len() > base64_len(limit) {
             return err(Code::FileTooLarge, format!("file '{filename}' is over the transfer limit of {limit} bytes"));
         }
         let bytes = STANDARD
