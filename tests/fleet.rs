@@ -8,7 +8,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::Value;
+use base64::{engine::general_purpose::STANDARD, Engine};
+use repy_nodemanager::{frame, keys::SecretKey};
+use serde_json::{json, Value};
 
 mod common;
 use common::repy_bin;
@@ -346,4 +348,95 @@ fn usage_errors_name_the_culprit() {
     let out = run(&["testbed", "up", "--nodes", "0", "--dir", &d.join("tb").display().to_string()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--nodes must be at least 1"), "{}", text(&out.stderr));
+}
+
+/// A hostile "node manager" on loopback: GetVessels lists one vessel of the key `me` under
+/// `vessel_name`; any other request gets a file. Returns its address.
+fn hostile_node(me: String, vessel_name: String) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let node_key = SecretKey::generate().public().as_str().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let (me, vessel_name, node_key) = (me.clone(), vessel_name.clone(), node_key.clone());
+            std::thread::spawn(move || {
+                use std::io::Write;
+                while let Ok(body) = frame::read_frame_blocking(&mut stream, 1 << 24) {
+                    let request: Value = serde_json::from_slice(&body).unwrap();
+                    let call = match request["signed"].as_str() {
+                        Some(signed) => serde_json::from_slice::<Value>(&STANDARD.decode(signed).unwrap()).unwrap()["call"].clone(),
+                        None => request["call"].clone(),
+                    };
+                    let result = match call.as_str().unwrap_or("") {
+                        "GetVessels" => json!({"node": {"name": "evil", "key": node_key, "version": "0.1.0"},
+                            "vessels": [{"name": vessel_name, "owner_key": me, "user_keys": [], "status": "Fresh",
+                                "advertise": true, "owner_info": "", "last_exit": null}]}),
+                        "GetVesselResources" => json!({"resources": "resource cpu 0.1\n"}),
+                        _ => json!({"data": STANDARD.encode("written by a hostile node\n")}),
+                    };
+                    let response = json!({"v": 1, "id": request["id"], "ok": true, "result": result});
+                    if stream.write_all(&frame::encode(&response)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Every file under `dir`, recursively (symbolic links not followed).
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            found.extend(files_under(&entry.path()));
+        } else {
+            found.push(entry.path());
+        }
+    }
+    found
+}
+
+#[test]
+fn a_hostile_node_cannot_choose_where_download_writes() {
+    let bed = Testbed::up(1, 1, "60500-60999");
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("out.txt");
+    std::fs::write(&file, "from the real node\n").unwrap();
+    ok_or_show(&bed.fleet(&["upload", &file.display().to_string()]), "upload");
+
+    let me = std::fs::read_to_string(bed.path().join("testbed.publickey")).unwrap().trim().to_string();
+    let to = work.path().join("downloads");
+    // Relative to the vessel's directory under --to, and absolute (climbing to / first).
+    let climbing = format!("v1/{}{}/abs", "../".repeat(40), work.path().display());
+    let hostile = [hostile_node(me.clone(), "v1/../../escaped".into()), hostile_node(me, climbing)];
+    let nodes = work.path().join("nodes.txt");
+    std::fs::write(&nodes, format!("{}\n{}\n{}\n", hostile[0], bed.nodes[0], hostile[1])).unwrap();
+    let (key, nodes) = (bed.key(), nodes.display().to_string());
+    let out = run(&["fleet", "--key", &key, "--nodes", &nodes, "--json", "download", "out.txt", "--to", &to.display().to_string()]);
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", text(&out.stdout), text(&out.stderr)));
+    assert!(!out.status.success(), "{doc}");
+
+    // The real node's file is saved; each hostile node is reported by address and bad name.
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "{doc}");
+    let real = results.iter().find(|r| r["node"] == bed.nodes[0].as_str()).unwrap();
+    assert_eq!(real["ok"], true, "{real}");
+    let saved = to.join(format!("{}_v1", bed.nodes[0].replace(':', "_"))).join("out.txt");
+    assert_eq!(std::fs::read_to_string(&saved).unwrap(), "from the real node\n");
+    for addr in &hostile {
+        let r = results.iter().find(|r| r["node"] == addr.as_str()).unwrap();
+        let error = r["error"].as_str().unwrap();
+        assert!(r["ok"] == false && r["vessel"].is_null(), "{r}");
+        assert!(error.contains("bad name") && error.contains("'v1/../.."), "{error}");
+    }
+    // Nothing anywhere but that one file.
+    let found: std::collections::BTreeSet<_> = files_under(work.path()).into_iter().collect();
+    let expected: std::collections::BTreeSet<_> = [file.clone(), work.path().join("nodes.txt"), saved].into_iter().collect();
+    assert_eq!(found, expected);
+    assert!(!work.path().join("escaped").exists() && !work.path().join("abs").exists());
 }

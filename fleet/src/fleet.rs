@@ -5,7 +5,7 @@
 use std::{
     collections::HashMap,
     net::ToSocketAddrs,
-    path::{Path, PathBuf},
+    path::{Component, Path, PathBuf},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -16,8 +16,8 @@ use repy_nodemanager::{
     client::{Client, ClientError},
     keys::{PublicKey, SecretKey},
     protocol::{
-        AddFileToVessel, GetVesselResources, GetVessels, ListFilesInVessel, ReadVesselLog, Request, ResetVessel, RetrieveFileFromVessel,
-        StartVessel, StopVessel,
+        vessel_name_problem, AddFileToVessel, GetVesselResources, GetVessels, ListFilesInVessel, ReadVesselLog, Request, ResetVessel,
+        RetrieveFileFromVessel, StartVessel, StopVessel,
     },
 };
 use serde_json::{json, Map, Value};
@@ -222,7 +222,12 @@ fn discover(index: usize, addr: String, seed: &str, me: &PublicKey, timeout: Dur
         } else {
             continue;
         };
+        // The name becomes part of paths (download) and of every later request: a node that
+        // sends anything but a vessel name is not acted on at all.
         let name = v["name"].as_str().unwrap_or("").to_string();
+        if let Some(problem) = vessel_name_problem(&name) {
+            return Err(format!("refused: the node lists a vessel of this key under a bad name: {problem}"));
+        }
         let resources = client
             .send_unsigned(&GetVesselResources { vessel: name.clone() }.into())
             .map_err(|e| describe_call(&format!("GetVesselResources {name}"), e))?;
@@ -245,10 +250,31 @@ fn discover(index: usize, addr: String, seed: &str, me: &PublicKey, timeout: Dur
     Ok(NodeView { index, addr, ip, client, vessels })
 }
 
-/// The directory name of a vessel's downloads: the node with ':' and brackets made safe, then the vessel.
+/// The directory name of a vessel's downloads: the node's address without brackets and with
+/// any character but `A-Z a-z 0-9 . -` made `_` (':' and '/' included), then the vessel.
 pub fn download_dir_name(node: &str, vessel: &str) -> String {
-    let node: String = node.chars().filter(|c| !matches!(c, '[' | ']')).map(|c| if c == ':' { '_' } else { c }).collect();
+    let node: String = node
+        .chars()
+        .filter(|c| !matches!(c, '[' | ']'))
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') { c } else { '_' })
+        .collect();
     format!("{node}_{vessel}")
+}
+
+/// Where `download` saves `file` of `vessel` on `node`: `TO/NODE_VESSEL/FILE`. The vessel's
+/// name comes from the node, so it must be a vessel name, and the file's a file name, before
+/// either becomes part of a path: nothing a node says may choose a place outside `to`.
+pub fn download_path(to: &Path, node: &str, vessel: &str, file: &str) -> Result<PathBuf, String> {
+    if let Some(problem) = vessel_name_problem(vessel) {
+        return Err(format!("refused to save under the node's vessel name: {problem}"));
+    }
+    check_vessel_name(file)?;
+    let dir = download_dir_name(node, vessel);
+    let one_level = |part: &str| matches!(Path::new(part).components().collect::<Vec<_>>()[..], [Component::Normal(_)]);
+    if !one_level(&dir) || !one_level(file) {
+        return Err(format!("refused to save '{file}' of vessel {vessel} of {node}: not a plain name below the download directory"));
+    }
+    Ok(to.join(dir).join(file))
 }
 
 type Expanded = Arc<HashMap<(usize, String), Result<Vec<String>, String>>>;
@@ -543,13 +569,13 @@ fn act_on_vessel(
             fields.insert("files".into(), result["files"].clone());
         }
         Command::Download { file, to } => {
+            let path = download_path(to, addr, &vessel, file)?;
             let result = call(RetrieveFileFromVessel { vessel: vessel.clone(), filename: file.clone() }.into())?;
             let data = STANDARD
                 .decode(result["data"].as_str().unwrap_or(""))
                 .map_err(|e| format!("RetrieveFileFromVessel: bad file data: {e}"))?;
-            let dir = to.join(download_dir_name(addr, &vessel));
-            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
-            let path = dir.join(file);
+            let dir = path.parent().expect("download_path has a directory");
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
             std::fs::write(&path, &data).map_err(|e| format!("cannot write '{}': {e}", path.display()))?;
             fields.insert("path".into(), json!(path.display().to_string()));
             fields.insert("bytes".into(), json!(data.len()));
@@ -587,5 +613,23 @@ mod tests {
     fn download_dirs() {
         assert_eq!(download_dir_name("127.0.0.1:1224", "v2"), "127.0.0.1_1224_v2");
         assert_eq!(download_dir_name("[::1]:5", "v1"), "__1_5_v1");
+        assert_eq!(download_dir_name("../up/host:1", "v3"), ".._up_host_1_v3");
+    }
+
+    #[test]
+    fn hostile_vessel_names_never_become_paths() {
+        let to = Path::new("/home/u/downloads");
+        let path = download_path(to, "127.0.0.1:1224", "v2", "out.txt").unwrap();
+        assert_eq!(path, Path::new("/home/u/downloads/127.0.0.1_1224_v2/out.txt"));
+        for vessel in ["v1/../../../../tmp/x", "../../etc", "v1/..", "/tmp/x", "v1\0", "", ".", "..", "v1\u{1b}[2J"] {
+            let e = download_path(to, "127.0.0.1:1224", vessel, "out.txt").unwrap_err();
+            assert!(e.contains("vessel name") && !e.contains('\u{1b}'), "{vessel:?}: {e}");
+        }
+        for file in ["../x", "a/b", ".hidden", "", "private_key"] {
+            assert!(download_path(to, "127.0.0.1:1224", "v1", file).is_err(), "{file:?}");
+        }
+        // A node address from the user's own nodes file cannot climb out either.
+        let path = download_path(to, "../../etc:1", "v1", "f").unwrap();
+        assert!(path.starts_with(to) && path.components().count() == to.components().count() + 2, "{}", path.display());
     }
 }

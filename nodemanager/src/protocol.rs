@@ -189,6 +189,22 @@ pub fn check_filename(name: &str) -> Result<(), NmError> {
     file_name::user_problem(name).map_or(Ok(()), |problem| err(Code::BadFilename, problem))
 }
 
+/// What is wrong with `name` as a vessel name (`v` and a decimal number without leading zero,
+/// as the node manager names its vessels), for clients that must not trust a node's names
+/// (they become paths on the client's machine); `None` if it is one.
+pub fn vessel_name_problem(name: &str) -> Option<String> {
+    // Escaped: the name may hold control characters meant for the user's terminal.
+    let shown: String = name.chars().take(64).collect::<String>().escape_debug().collect();
+    let more = if name.chars().count() > 64 { "..." } else { "" };
+    let number = name.strip_prefix('v').unwrap_or("");
+    let well_formed = !number.is_empty()
+        && number.len() <= 20
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && !number.starts_with('0')
+        && number.parse::<u64>().is_ok();
+    (!well_formed).then(|| format!("'{shown}{more}' is not a vessel name (v followed by a number, as v1)"))
+}
+
 /// StartVessel's `args` within the limits of [`repy_contract::args`].
 pub fn check_start_args(args: &[String]) -> Result<(), NmError> {
     args::problem(args).map_or(Ok(()), |problem| err(Code::BadArguments, problem))
@@ -301,6 +317,13 @@ mod tests {
         assert!(e.code == Code::BadArguments && e.message.contains("'a b'"), "{e}");
         assert_eq!(check_start_args(&vec!["a".to_string(); MAX_START_ARGS + 1]).unwrap_err().code, Code::BadArguments);
         assert_eq!(parse_key("owner_key", "not-a-key").unwrap_err().code, Code::BadKey);
+        for good in ["v1", "v42", "v18446744073709551615"] {
+            assert_eq!(vessel_name_problem(good), None, "{good}");
+        }
+        for bad in ["", "v", "v0", "v01", "V1", "1", "v+1", "v-1", "v1 ", "v1/../../x", "v1\0", "..", "v18446744073709551616", "v１"] {
+            let problem = vessel_name_problem(bad).unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(problem.contains("is not a vessel name"), "{problem}");
+        }
         // The all-zero key (order 4) and the identity point (order 1): anyone could sign as them.
         for weak in ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="] {
             let e = parse_key("user_keys[0]", weak).unwrap_err();
