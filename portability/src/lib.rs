@@ -22,6 +22,7 @@
 //! | [`child::detach_from_session`] | `setsid` | same (written) | `DETACHED_PROCESS` (written) |
 //! | [`interfaces::all_interfaces`] / [`interfaces::interface_ipv4_addresses`] | `getifaddrs` | same (written) | `GetAdaptersAddresses` (written) |
 //! | [`readiness::wait_readable`] | `poll` | same (written) | `WSAPoll` (written) |
+//! | [`nofollow::open_regular_file`] | `O_NOFOLLOW \| O_NONBLOCK` | same | `FILE_FLAG_OPEN_REPARSE_POINT` (written) |
 //! | [`process::exit_now`] / [`process::write_stderr_raw`] | `_exit` / `write(2)` | same | `std` fallbacks |
 //!
 //! Other Unix systems get the portable parts; per-process CPU time and resident size
