@@ -127,6 +127,26 @@ impl RepyExceptions {
 
     /// A fresh exception of `kind` whose only argument is `message`.
     pub fn error(&self, vm: &VirtualMachine, kind: RepyErrorKind, message: impl Into<String>) -> PyBaseExceptionRef {
-        crate::sandbox::new_error(vm, &self.get(kind), message.into())
+        new_error(vm, &self.get(kind), message.into())
+    }
+}
+
+/// A fresh exception of `class` carrying only `message` (no cause, context or traceback).
+pub fn new_error(vm: &VirtualMachine, class: &rustpython_vm::builtins::PyTypeRef, message: String) -> PyBaseExceptionRef {
+    // The class's own constructor (not `new_exception`'s shortcut for plain layouts), so
+    // that an OSError-derived class gets its fields; failure means memory exhaustion, and a
+    // RuntimeError that still carries the message stands in.
+    match vm.invoke_exception(class, vec![vm.ctx.new_str(message.clone()).into()]) {
+        Ok(exc) => exc,
+        Err(_) => vm.new_runtime_error(message),
+    }
+}
+
+/// A fresh instance of the sandbox exception class bound in this interpreter's builtins
+/// under `class_name` (code without access to the API's exception table uses this).
+pub fn builtin_error(vm: &VirtualMachine, class_name: &'static str, message: String) -> PyBaseExceptionRef {
+    match vm.builtins.get_attr(class_name, vm).ok().and_then(|c| c.downcast::<rustpython_vm::builtins::PyType>().ok()) {
+        Some(class) => new_error(vm, &class, message),
+        None => vm.new_runtime_error(message),
     }
 }

@@ -11,7 +11,7 @@ use rustpython_vm::{
     AsObject, PyObjectRef, PyResult, VirtualMachine,
 };
 
-use crate::{identifier::unsafe_identifier_reason, sandbox::builtin_error, values::is_exact};
+use crate::{exceptions::builtin_error, identifier::unsafe_identifier_reason, values::is_exact};
 
 /// Builtins replaced by a guarded wrapper around the original.
 pub const NAME_GUARDED_BUILTINS: &[&str] = &["getattr", "hasattr", "setattr", "delattr"];

@@ -13,7 +13,7 @@ use rustpython_vm::{
     AsObject, Py, PyObject, PyObjectRef, PyPayload, PyRef, PyResult, VirtualMachine,
 };
 
-use crate::{identifier::unsafe_identifier_reason, sandbox::builtin_error, values::is_exact};
+use crate::{exceptions::builtin_error, identifier::unsafe_identifier_reason, values::is_exact};
 
 #[pyclass(module = false, name = "SafeDict")]
 #[derive(Debug, PyPayload)]

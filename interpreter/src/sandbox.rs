@@ -1,13 +1,9 @@
 //! Building the sandboxed VM: an interpreter with no standard library whose builtins are
 //! cut down to the whitelist of repy-api.md §10.3.
 
-use rustpython_vm::{
-    builtins::{PyBaseExceptionRef, PyType},
-    function::FuncArgs,
-    AsObject, Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine,
-};
+use rustpython_vm::{builtins::PyType, function::FuncArgs, AsObject, Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine};
 
-use crate::exceptions::{RepyErrorKind, RepyExceptions};
+use crate::exceptions::{new_error, RepyErrorKind, RepyExceptions};
 
 /// Builtins kept exactly as the VM provides them.
 pub const KEPT_BUILTINS: &[&str] = &[
@@ -210,17 +206,6 @@ fn removed_stub(
     move |_args: FuncArgs, vm: &VirtualMachine| Err(new_error(vm, &safety_violation, format!("{name}: not available in the sandbox")))
 }
 
-/// A fresh exception of `class` carrying only `message` (no cause, context or traceback).
-pub fn new_error(vm: &VirtualMachine, class: &rustpython_vm::builtins::PyTypeRef, message: String) -> PyBaseExceptionRef {
-    // The class's own constructor (not `new_exception`'s shortcut for plain layouts), so
-    // that an OSError-derived class gets its fields; failure means memory exhaustion, and a
-    // RuntimeError that still carries the message stands in.
-    match vm.invoke_exception(class, vec![vm.ctx.new_str(message.clone()).into()]) {
-        Ok(exc) => exc,
-        Err(_) => vm.new_runtime_error(message),
-    }
-}
-
 /// Whether `obj` is an instance of exactly the built-in type `T` (no subclasses).
 pub fn is_exact<T: rustpython_vm::PyPayload>(obj: &PyObjectRef, vm: &VirtualMachine) -> bool {
     obj.class().is(T::class(&vm.ctx))
@@ -246,13 +231,4 @@ fn register_latin1_codec(vm: &VirtualMachine) -> PyResult<()> {
         }
     });
     vm.state.codec_registry.register(search.into(), vm)
-}
-
-/// A fresh instance of the sandbox exception class bound in this interpreter's builtins
-/// under `class_name` (code without access to the API's exception table uses this).
-pub fn builtin_error(vm: &VirtualMachine, class_name: &'static str, message: String) -> PyBaseExceptionRef {
-    match vm.builtins.get_attr(class_name, vm).ok().and_then(|c| c.downcast::<PyType>().ok()) {
-        Some(class) => new_error(vm, &class, message),
-        None => vm.new_runtime_error(message),
-    }
 }
