@@ -29,9 +29,10 @@ pub const fn frame_bytes_for_file(max_file_bytes: usize) -> usize {
     base64_len(base64_len(max_file_bytes) + REQUEST_OVERHEAD_BYTES) + REQUEST_OVERHEAD_BYTES
 }
 
-/// The frame limit of the node (default) and of its clients: just what the default largest
-/// file needs.
-pub const DEFAULT_MAX_FRAME_BYTES: usize = frame_bytes_for_file(DEFAULT_MAX_FILE_BYTES);
+/// The frame limit of the node (default) and of its clients: nodemanager.md's 16 MiB, which
+/// holds what the default largest file needs (checked at compile time).
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+const _: () = assert!(DEFAULT_MAX_FRAME_BYTES >= frame_bytes_for_file(DEFAULT_MAX_FILE_BYTES));
 pub const MAX_DEPTH: usize = 32;
 pub const MAX_INTEGER: u64 = (1 << 53) - 1;
 
