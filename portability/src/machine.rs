@@ -121,7 +121,15 @@ mod tests {
     #[test]
     fn a_tree_counts_its_children() {
         let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
-        let (_, alone) = process_tree_usage(child.id()).unwrap();
+        // Just after the fork the child may still be exec'ing, with no resident pages yet.
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        let alone = loop {
+            let (_, alone) = process_tree_usage(child.id()).unwrap();
+            if alone > 0 || std::time::Instant::now() > deadline {
+                break alone;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
         let (_, with_child) = process_tree_usage(std::process::id()).unwrap();
         let _ = child.kill();
         let _ = child.wait();
