@@ -66,3 +66,29 @@ fn exceptions_propagate_with_the_namespace_name_in_tracebacks() {
     assert_eq!(run.status, Some(1), "{run:?}");
     assert!(run.stderr.contains("  File \"vncode\", line 2, in f\n    raise ValueError('in vn')\nValueError: in vn\n"), "{run:?}");
 }
+
+/// Seattle's SafeDict refuses attributes with a TypeError; entries are items only.
+#[test]
+fn setting_an_attribute_on_a_safedict_is_a_type_error() {
+    let run = run_program(&once(
+        "sd = SafeDict({'a': 1})\nfor target in [sd, _context]:\n    try:\n        target.a = 2\n    except TypeError as e:\n        print(e)\ntry:\n    del sd.a\nexcept TypeError:\n    print('no delete')\nprint(sd['a'])\n",
+    ));
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "SafeDict: attributes cannot be set or deleted ('a'); use d['a'] for an entry\n".repeat(2) + "no delete\n1\n",
+        "{run:?}"
+    );
+}
+
+/// `_context` holds itself; printing it shows the inner one as `SafeDict({...})` instead of
+/// recursing until the stack is gone.
+#[test]
+fn printing_the_context_prints_it() {
+    let run = run_program(&once("marker = 12345\nprint(_context)\nprint('after')\n"));
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert!(run.stdout.starts_with("SafeDict({"), "{run:?}");
+    assert!(run.stdout.contains("'marker': 12345"), "{run:?}");
+    assert!(run.stdout.contains("'_context': SafeDict({...})"), "{run:?}");
+    assert!(run.stdout.ends_with("\nafter\n"), "{run:?}");
+}

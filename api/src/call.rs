@@ -83,6 +83,11 @@ impl<'a> Call<'a> {
         Ok((Call { passed, ..call }, required, optional))
     }
 
+    /// A call that binds its arguments itself (`print`, which takes any number of them).
+    pub fn unbound(name: &'static str, rt: &'a Arc<Runtime>, vm: &'a VirtualMachine) -> Call<'a> {
+        Call { rt, vm, name, passed: Vec::new() }
+    }
+
     /// A Repy error of `kind` whose message starts with the call's name.
     pub fn error(&self, kind: RepyErrorKind, message: impl std::fmt::Display) -> PyBaseExceptionRef {
         self.rt.error(self.vm, kind, format!("{}: {message}", self.name))
@@ -123,6 +128,41 @@ impl<'a> Call<'a> {
 
     pub fn wait_for(&self, resource: Resource) -> PyResult<()> {
         self.rt.wait_for(self.vm, self.name, resource)
+    }
+
+    /// Takes up to `wanted` units of `resource` before an operation that can be done in
+    /// pieces of at least `piece` (see [`Runtime::take`]); returns how many it took.
+    pub fn take(&self, resource: Resource, wanted: usize, piece: usize) -> PyResult<usize> {
+        self.rt.take(self.vm, self.name, resource, wanted, piece)
+    }
+
+    /// Gives back units a [`take`](Self::take) granted that the operation did not use.
+    pub fn refund(&self, resource: Resource, unused: usize) {
+        self.rt.nanny.refund(resource, unused as f64)
+    }
+
+    /// Does an operation of `total` units of `resource` in the pieces the resource grants
+    /// (at least `piece` each): `op(done, most)` does up to `most` units from unit `done` on
+    /// and returns how many it did; fewer than `most` ends the operation (end of file).
+    /// Returns the units done.
+    pub fn in_pieces(
+        &self,
+        resource: Resource,
+        total: usize,
+        piece: usize,
+        mut op: impl FnMut(usize, usize) -> PyResult<usize>,
+    ) -> PyResult<usize> {
+        let mut done = 0;
+        while done < total {
+            let most = self.take(resource, total - done, piece)?;
+            let did = op(done, most).inspect_err(|_| self.refund(resource, most))?.min(most);
+            self.refund(resource, most - did);
+            done += did;
+            if did < most {
+                break;
+            }
+        }
+        Ok(done)
     }
 
     /// Waits until both resources of `traffic` are within their limits (before an operation).

@@ -220,12 +220,14 @@ impl FileObject {
         Ok(())
     }
 
-    /// A `size` argument: exact int; negative means "to the end".
+    /// A `size` argument: exact int; negative means "to the end". Another type is a
+    /// TypeError, as for Python's (and Seattle's) file objects.
     fn size_arg(call: &Call, value: Option<PyObjectRef>) -> PyResult<Option<usize>> {
         match value {
             None => Ok(None),
             Some(v) => {
-                let n = exact_int(&v, call.vm).ok_or_else(|| call.arg_error("size must be an int"))?;
+                let n = exact_int(&v, call.vm)
+                    .ok_or_else(|| call.vm.new_type_error(format!("{}: size must be an int, not {}", call.name, v.class().name())))?;
                 Ok(usize::try_from(n).ok())
             }
         }
@@ -257,21 +259,28 @@ impl FileObject {
         Ok(value)
     }
 
-    /// A write: call rule, wait, disk check, write, charge `filewrite`.
+    /// A write: call rule, then pieces as `filewrite` grants them, each checked against
+    /// the disk limit before it is written.
     fn write_bytes(&self, call: &Call, data: &[u8]) -> PyResult<()> {
         self.ensure_open(call.vm, call.name)?;
         if !self.writable {
             return Err(call.arg_error(format!("file '{}' was not opened for writing", self.name)));
         }
         call.check_rules()?;
-        call.wait_for(Resource::Filewrite)?;
-        self.with_file(call.vm, call.name, |file| {
-            let position = file.stream_position()?;
-            let size = file.metadata()?.len();
-            check_disk_growth(&self.rt, (position + data.len() as u64).saturating_sub(size));
-            file.write_all(data)
+        if data.is_empty() {
+            return call.wait_for(Resource::Filewrite);
+        }
+        call.in_pieces(Resource::Filewrite, data.len(), 1, |done, most| {
+            let piece = &data[done..done + most];
+            self.with_file(call.vm, call.name, |file| {
+                let position = file.stream_position()?;
+                let size = file.metadata()?.len();
+                check_disk_growth(&self.rt, (position + piece.len() as u64).saturating_sub(size));
+                file.write_all(piece)
+            })?;
+            Ok(piece.len())
         })?;
-        call.charge(Resource::Filewrite, data.len() as f64)
+        Ok(())
     }
 }
 
@@ -294,14 +303,17 @@ impl FileObject {
     fn read(zelf: &Py<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
         let (call, [], [size]) = Call::bind("file.read", [], ["size"], &zelf.rt, vm, args)?;
         let size = Self::size_arg(&call, size)?;
-        let data = zelf.charged_read(&call, |file| {
-            let mut data = Vec::new();
-            match size {
-                None => file.read_to_end(&mut data)?,
-                Some(n) => file.take(n as u64).read_to_end(&mut data)?,
-            };
-            let len = data.len();
-            Ok((data, len))
+        zelf.ensure_open(vm, call.name)?;
+        call.check_rules()?;
+        // What the read can return, read in the pieces `fileread` grants.
+        let left = zelf.with_file(vm, call.name, |file| Ok(file.metadata()?.len().saturating_sub(file.stream_position()?)))?;
+        let total = usize::try_from(left).unwrap_or(usize::MAX).min(size.unwrap_or(usize::MAX));
+        let mut data = Vec::new();
+        if total == 0 {
+            call.wait_for(Resource::Fileread)?;
+        }
+        call.in_pieces(Resource::Fileread, total, 1, |_, most| {
+            zelf.with_file(vm, call.name, |file| file.take(most as u64).read_to_end(&mut data))
         })?;
         Ok(byte_str(vm, &data))
     }

@@ -6,7 +6,7 @@
 //! Layout: `call.rs` binds calls to their signatures ([`api_function!`] declares a module
 //! function, methods use [`call::Call::bind`]); `runtime.rs` is the state every thread
 //! shares, holding the network state (`net/mod.rs`, `net/addresses.rs`,
-//! `net/registry.rs`) and the open files (`open_files.rs`), none of which imports a call.
+//! `net/registry.rs`), the open files (`open_files.rs`) and the count of memory outside the heap (`outside_heap.rs`), none of which imports a call.
 //! The calls live in one file per family: `file.rs`, `timer.rs`, `lock.rs`, `misc.rs`,
 //! `namespace.rs`, `print.rs` and `net/`. `lifecycle.rs` runs a program.
 
@@ -20,6 +20,7 @@ pub mod namespace;
 pub mod net;
 pub mod open_files;
 pub mod output;
+pub mod outside_heap;
 pub mod print;
 pub mod runtime;
 #[cfg(test)]

@@ -30,6 +30,8 @@ pub struct Program {
     pub on_start: Box<dyn FnOnce() + Send>,
     /// With `--usage`: reads (peak heap bytes, CPU microseconds) for the closing report.
     pub usage: Option<fn() -> (u64, u64)>,
+    /// Counts memory outside the heap (kernel socket buffers) against the memory limit.
+    pub outside_heap: crate::outside_heap::OutsideHeap,
     /// The local addresses the program may use (`--ip`, `--iface`, `--nootherips`).
     pub local_addresses: crate::net::LocalAddresses,
 }
@@ -88,6 +90,7 @@ fn run_on_this_thread(program: Program) {
         };
         let mut runtime = Runtime::new(errors, program.restrictions.clone(), output, program.started);
         runtime.usage_figures = program.usage;
+        runtime.outside_heap = program.outside_heap;
         runtime.net = crate::net::Network::new(program.local_addresses.clone());
         let rt = Arc::new(runtime);
         if let Err(exc) = lifecycle(vm, &rt, program) {

@@ -55,3 +55,36 @@ impl Output {
         repy_portability::process::exit_now(status.code())
     }
 }
+
+/// Most bytes of the uncaught-exception report written when a program dies. It goes out
+/// uncharged (the program is ending, waiting for `lograte` would keep it alive), so its
+/// size is bounded instead: a 5 MB exception message is cut in the middle, keeping the
+/// start of the traceback and the end of the last line.
+pub const MAX_REPORT_BYTES: usize = 16 << 10;
+
+/// `report`, cut to at most [`MAX_REPORT_BYTES`] (plus the note saying what was left out).
+pub fn bounded_report(report: String) -> String {
+    if report.len() <= MAX_REPORT_BYTES {
+        return report;
+    }
+    let half = MAX_REPORT_BYTES / 2;
+    let head = (0..=half).rev().find(|&i| report.is_char_boundary(i)).unwrap_or(0);
+    let tail = (report.len() - half..report.len()).find(|&i| report.is_char_boundary(i)).unwrap_or(report.len());
+    format!("{}\n[... {} bytes left out ...]\n{}", &report[..head], tail - head, &report[tail..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_report_keeps_its_start_and_its_end() {
+        let report = format!("Traceback (most recent call last):\nException: {}é!\n", "x".repeat(5_000_000));
+        let cut = bounded_report(report.clone());
+        assert!(cut.len() <= MAX_REPORT_BYTES + 64, "{}", cut.len());
+        assert!(cut.starts_with("Traceback (most recent call last):\nException: xxx"));
+        assert!(cut.ends_with("xxé!\n"));
+        assert!(cut.contains(&format!("[... {} bytes left out ...]", report.len() - MAX_REPORT_BYTES)));
+        assert_eq!(bounded_report("short\n".into()), "short\n");
+    }
+}

@@ -1,5 +1,6 @@
-//! The sandbox `print` (repy-api.md §3): one atomic, flushed write per call, charged to
-//! `lograte` and checked against the `log.write` call rule.
+//! The sandbox `print` (repy-api.md §3): flushed writes charged to `lograte` before they
+//! are made (one write per call up to one second's worth), checked against the
+//! `log.write` call rule.
 
 use std::sync::Arc;
 
@@ -7,7 +8,11 @@ use repy_interpreter::values::exact_str;
 use repy_policy::Resource;
 use rustpython_vm::{function::FuncArgs, PyResult, VirtualMachine};
 
-use crate::{call::ApiFunction, output::Stream, runtime::Runtime};
+use crate::{
+    call::{ApiFunction, Call},
+    output::Stream,
+    runtime::Runtime,
+};
 
 /// `print(*objects, sep=" ", end="\n", file=None, flush=False)`. It takes any number of
 /// positional arguments, so it binds its keywords itself instead of through `api_function!`.
@@ -58,8 +63,41 @@ fn print_objects(rt: &Arc<Runtime>, args: FuncArgs, vm: &VirtualMachine) -> PyRe
         return file.downcast_ref::<crate::file::FileObject>().expect("checked above").write_text(vm, &text).map(|_| vm.ctx.none());
     }
     rt.check_call_args(vm, "log.write", &[vm.ctx.new_str(text.as_str()).into()])?;
-    rt.wait_for(vm, "print", Resource::Lograte)?;
-    rt.output.write(Stream::Stdout, text.as_bytes());
-    rt.charge(vm, "print", Resource::Lograte, text.len() as f64)?;
+    // Up to one second's worth of `lograte` is one write; a longer text comes out in
+    // pieces at the rate, each a whole number of characters.
+    let call = Call::unbound("print", rt, vm);
+    call.in_pieces(Resource::Lograte, text.len(), MAX_CHAR_BYTES, |done, most| {
+        let end = piece_end(&text, done, most);
+        rt.output.write(Stream::Stdout, &text.as_bytes()[done..end]);
+        Ok(end - done)
+    })?;
     Ok(vm.ctx.none())
+}
+
+/// Bytes of the longest UTF-8 character: the smallest piece of text worth writing.
+const MAX_CHAR_BYTES: usize = 4;
+
+/// The end of the piece of `text` from byte `start` that holds at most `most` bytes, at a
+/// character boundary (at least one character).
+fn piece_end(text: &str, start: usize, most: usize) -> usize {
+    let limit = (start + most).min(text.len());
+    match (start + 1..=limit).rev().find(|&i| text.is_char_boundary(i)) {
+        Some(end) => end,
+        None => (start + 1..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::piece_end;
+
+    #[test]
+    fn pieces_end_at_character_boundaries() {
+        let text = "aé€😀b";
+        assert_eq!(piece_end(text, 0, 1), 1);
+        assert_eq!(piece_end(text, 1, 2), 3, "é is two bytes");
+        assert_eq!(piece_end(text, 1, 4), 3, "é fits, € does not");
+        assert_eq!(piece_end(text, 3, 1), 6, "at least one character, even one longer than the piece");
+        assert_eq!(piece_end(text, 6, 100), text.len());
+    }
 }

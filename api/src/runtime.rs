@@ -62,6 +62,8 @@ pub struct Runtime {
     idle: Condvar,
     /// With `--usage`: (peak heap bytes, CPU microseconds) for the closing report.
     pub usage_figures: Option<fn() -> (u64, u64)>,
+    /// Counts kernel socket buffers against the memory limit.
+    pub outside_heap: crate::outside_heap::OutsideHeap,
     /// Names of the files open now.
     pub open_files: OpenFiles,
     /// Sockets, listeners and the local address rules.
@@ -83,6 +85,7 @@ impl Runtime {
             activity: Mutex::new(0),
             idle: Condvar::new(),
             usage_figures: None,
+            outside_heap: Default::default(),
             open_files: Default::default(),
             net: Default::default(),
             threads: Default::default(),
@@ -153,6 +156,18 @@ impl Runtime {
     pub fn wait_for(&self, vm: &VirtualMachine, function: &str, resource: Resource) -> PyResult<()> {
         vm.allow_threads(|| self.nanny.charge_before(resource))
             .map_err(|forbidden| self.error(vm, RepyErrorKind::ResourceForbidden, format!("{function}: {forbidden}")))
+    }
+
+    /// Before an operation of up to `wanted` units, divisible into pieces of at least
+    /// `piece`: waits for room in `resource` and takes up to `wanted` whole units of it
+    /// (restrictions.md §4.1: the rate holds over any window, whatever one call asks).
+    pub fn take(&self, vm: &VirtualMachine, function: &str, resource: Resource, wanted: usize, piece: usize) -> PyResult<usize> {
+        let granted = vm
+            .allow_threads(|| self.nanny.take(resource, wanted as f64, piece as f64))
+            .map_err(|forbidden| self.error(vm, RepyErrorKind::ResourceForbidden, format!("{function}: {forbidden}")))?;
+        let whole = (granted.floor() as usize).max(piece.min(wanted));
+        self.nanny.refund(resource, granted - whole as f64);
+        Ok(whole)
     }
 
     /// The network I/O runtime; a host that refuses its thread ends the vessel with ThreadErr.
@@ -242,7 +257,7 @@ impl Runtime {
 
     /// Ends the program because of an uncaught exception: traceback on stderr, status 1.
     pub fn die_with_exception(&self, vm: &VirtualMachine, exc: &PyBaseExceptionRef) -> ! {
-        let text = format_exception(vm, exc, &self.sources);
+        let text = crate::output::bounded_report(format_exception(vm, exc, &self.sources));
         self.finish(text, ExitStatus::Uncaught)
     }
 

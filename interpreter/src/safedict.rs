@@ -6,10 +6,10 @@ use std::sync::LazyLock;
 
 use rustpython_vm::{
     builtins::{PyDict, PyDictRef, PyStr, PyType},
-    function::{FuncArgs, OptionalArg},
+    function::{FuncArgs, OptionalArg, PySetterValue},
     protocol::{PyMappingMethods, PySequenceMethods},
     pyclass,
-    types::{AsMapping, AsSequence, Comparable, Constructor, Iterable, PyComparisonOp, Representable},
+    types::{AsMapping, AsSequence, Comparable, Constructor, Iterable, PyComparisonOp, Representable, SetAttr},
     AsObject, Py, PyObject, PyObjectRef, PyPayload, PyRef, PyResult, VirtualMachine,
 };
 
@@ -102,7 +102,7 @@ impl SafeDict {
     }
 }
 
-#[pyclass(with(Constructor, AsMapping, AsSequence, Iterable, Comparable, Representable))]
+#[pyclass(with(Constructor, AsMapping, AsSequence, Iterable, Comparable, Representable, SetAttr))]
 impl SafeDict {
     #[pymethod]
     fn keys(zelf: &Py<Self>, vm: &VirtualMachine) -> PyObjectRef {
@@ -239,8 +239,21 @@ impl Comparable for SafeDict {
     }
 }
 
+/// Entries are items, never attributes: `d.x = 1` is a TypeError (as Seattle's SafeDict),
+/// not a silent attribute beside the entries.
+impl SetAttr for SafeDict {
+    fn setattro(_zelf: &Py<Self>, name: &Py<PyStr>, _value: PySetterValue, vm: &VirtualMachine) -> PyResult<()> {
+        let name = name.as_wtf8().to_string_lossy().into_owned();
+        Err(vm.new_type_error(format!("SafeDict: attributes cannot be set or deleted ('{name}'); use d['{name}'] for an entry")))
+    }
+}
+
 impl Representable for SafeDict {
     fn repr_str(zelf: &Py<Self>, vm: &VirtualMachine) -> PyResult<String> {
+        // `_context` holds itself: shown as `SafeDict({...})` inside, as a dict is.
+        let Some(_guard) = rustpython_vm::recursion::ReprGuard::enter(vm, zelf.as_object()) else {
+            return Ok("SafeDict({...})".to_owned());
+        };
         let mut parts = Vec::new();
         for (k, v) in zelf.visible_items(vm) {
             parts.push(format!("{}: {}", k.repr(vm)?.as_wtf8(), v.repr(vm)?.as_wtf8()));

@@ -71,6 +71,22 @@ impl Nanny {
         self.bucket(resource).charge(amount)
     }
 
+    /// Before an operation of up to `wanted` units done in pieces of at least `piece`:
+    /// waits for room and takes up to `wanted` of it (see [`Bucket::take`]).
+    pub fn take(&self, resource: Resource, wanted: f64, piece: f64) -> Result<f64, Forbidden> {
+        self.bucket(resource).take(wanted, piece)
+    }
+
+    /// Gives back what a [`take`](Self::take) granted and the operation did not use.
+    pub fn refund(&self, resource: Resource, unused: f64) {
+        self.bucket(resource).refund(unused)
+    }
+
+    /// Whether `resource` has room for `units` now, without waiting or taking them.
+    pub fn has_room(&self, resource: Resource, units: f64) -> bool {
+        self.bucket(resource).has_room(units)
+    }
+
     /// Takes one item of a fungible resource or reports the limit.
     pub fn try_acquire(&self, resource: Resource) -> Result<(), Exhausted> {
         self.fungibles.try_acquire(resource)

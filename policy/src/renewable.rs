@@ -97,15 +97,29 @@ impl Bucket {
         }
     }
 
-    /// `u := max(0, u − L·(now − t)); t := now`, then `q` added.
-    fn update(&self, add: f64) -> f64 {
-        let mut usage = self.usage.lock();
+    /// `u := max(0, u − L·(now − t)); t := now`.
+    fn drain(&self, usage: &mut Usage) {
         let now = self.clock.now();
         let elapsed = now.saturating_duration_since(usage.at).as_secs_f64();
-        usage.used = (usage.used - self.limit * elapsed).max(0.0) + add;
-        usage.total += add;
+        usage.used = (usage.used - self.limit * elapsed).max(0.0);
         usage.at = now;
+    }
+
+    /// Drains, then adds `add`; returns the new usage.
+    fn update(&self, add: f64) -> f64 {
+        let mut usage = self.usage.lock();
+        self.drain(&mut usage);
+        usage.used += add;
+        usage.total += add;
         usage.used
+    }
+
+    /// Sleeps as long as the bucket takes to drain `units`.
+    fn sleep_for(&self, units: f64) {
+        let secs = units / self.limit;
+        // Round up to whole nanoseconds so a tiny excess still makes progress.
+        let nanos = (secs * 1e9).ceil().clamp(1.0, u64::MAX as f64) as u64;
+        self.clock.sleep(Duration::from_nanos(nanos));
     }
 
     /// Sleeps while `u > L`, `(u − L)/L` seconds at a time, with the lock released.
@@ -115,16 +129,18 @@ impl Bucket {
             if used <= self.limit {
                 return;
             }
-            let secs = (used - self.limit) / self.limit;
-            // Round up to whole nanoseconds so a tiny excess still makes progress.
-            let nanos = (secs * 1e9).ceil().clamp(1.0, u64::MAX as f64) as u64;
-            self.clock.sleep(Duration::from_nanos(nanos));
+            self.sleep_for(used - self.limit);
         }
     }
 
     /// Whether an operation could start now without waiting (false at limit 0).
     pub fn is_within(&self) -> bool {
         !self.is_forbidden() && self.update(0.0) <= self.limit
+    }
+
+    /// Whether `units` fit in the bucket now (false at limit 0); neither waits nor takes.
+    pub fn has_room(&self, units: f64) -> bool {
+        !self.is_forbidden() && self.update(0.0) + units <= self.limit
     }
 
     /// Before an operation: waits until the usage is within the limit.
@@ -142,6 +158,47 @@ impl Bucket {
         self.update(amount);
         self.wait_within();
         Ok(())
+    }
+
+    /// Before an operation of up to `wanted` units that may be done in pieces of at least
+    /// `piece` units (`piece == wanted` when it cannot be split): waits until the bucket
+    /// has room for a piece, takes up to `wanted` of the room and returns how much it took.
+    /// The caller does that much of the operation and [`refund`](Self::refund)s what it did
+    /// not use.
+    ///
+    /// Taking before the operation is what holds the rate over any window, whatever the
+    /// size of one call: at most the burst `L` plus `L` per second goes out, where charging
+    /// afterwards let one 5 MB call out at once and only then waited. A piece larger than
+    /// `L` waits for an empty bucket. Pieces are at least `L/8` (so a long transfer flows
+    /// in steady pieces rather than in bursts of one byte).
+    pub fn take(&self, wanted: f64, piece: f64) -> Result<f64, Forbidden> {
+        self.check()?;
+        let wanted = if wanted.is_finite() && wanted > 0.0 { wanted } else { 0.0 };
+        let piece = if piece.is_finite() && piece > 0.0 { piece.min(wanted) } else { 0.0 };
+        let need = wanted.min(piece.max(self.limit / 8.0));
+        loop {
+            let mut usage = self.usage.lock();
+            self.drain(&mut usage);
+            let room = self.limit - usage.used;
+            let (granted, missing) = if need <= self.limit { (wanted.min(room.max(0.0)), need - room) } else { (need, usage.used) };
+            if missing <= 0.0 {
+                usage.used += granted;
+                usage.total += granted;
+                return Ok(granted);
+            }
+            drop(usage);
+            self.sleep_for(missing);
+        }
+    }
+
+    /// Gives back units a [`take`](Self::take) granted and the operation did not use.
+    pub fn refund(&self, unused: f64) {
+        if unused.is_finite() && unused > 0.0 {
+            let mut usage = self.usage.lock();
+            self.drain(&mut usage);
+            usage.used = (usage.used - unused).max(0.0);
+            usage.total = (usage.total - unused).max(0.0);
+        }
     }
 
     /// `before`, then `after(amount)`: for operations whose amount is known up front.
@@ -295,6 +352,73 @@ mod tests {
         }
         let took = start.elapsed().as_secs_f64();
         assert!((0.19..0.6).contains(&took), "{took}");
+    }
+
+    /// Units taken by `take` calls, pieces `piece`, in time order (fake clock): the most
+    /// that any window of `window` seconds saw.
+    fn busiest_window(bucket: &Bucket, clock: &FakeClock, calls: &[(f64, f64)], window: f64) -> f64 {
+        let mut taken = Vec::new();
+        for &(wanted, piece) in calls {
+            let mut left = wanted;
+            while left > 0.0 {
+                let got = bucket.take(left, piece).unwrap();
+                taken.push((clock.elapsed(), got));
+                left -= got;
+            }
+        }
+        // Sliding window over the pieces, which are in time order.
+        let (mut most, mut sum, mut first) = (0.0f64, 0.0, 0);
+        for &(at, got) in &taken {
+            sum += got;
+            while taken[first].0 <= at - window {
+                sum -= taken[first].1;
+                first += 1;
+            }
+            most = most.max(sum);
+        }
+        most
+    }
+
+    #[test]
+    fn one_large_call_is_held_to_the_rate_over_any_window() {
+        // lograte 1000: one 5 MB print. Charged afterwards it went out at once.
+        let clock = FakeClock::new();
+        let bucket = Bucket::with_clock(Resource::Lograte, 1000.0, clock.clone());
+        let most = busiest_window(&bucket, &clock, &[(5_000_000.0, 1.0)], 3.0);
+        assert!(most <= 1000.0 + 3.0 * 1000.0 + 1e-6, "{most} units in 3 s");
+        assert!(close(clock.elapsed(), 4999.0), "the whole call took {} s", clock.elapsed());
+        assert!(close(bucket.total(), 5_000_000.0));
+    }
+
+    #[test]
+    fn an_indivisible_piece_beyond_the_burst_waits_for_an_empty_bucket() {
+        let clock = FakeClock::new();
+        let bucket = Bucket::with_clock(Resource::Loopsend, 1000.0, clock.clone());
+        assert_eq!(bucket.take(300.0, 300.0).unwrap(), 300.0);
+        // 4,000 units at once: only once the 300 have drained (0.3 s), then all of it.
+        assert_eq!(bucket.take(4000.0, 4000.0).unwrap(), 4000.0);
+        assert!(close(clock.elapsed(), 0.3), "{}", clock.elapsed());
+        // A small piece waits until it fits under the limit again: 3,010 units drained, 3.01 s.
+        assert_eq!(bucket.take(10.0, 10.0).unwrap(), 10.0);
+        assert!(close(clock.elapsed(), 3.31), "{}", clock.elapsed());
+    }
+
+    #[test]
+    fn take_grants_the_room_and_refund_gives_back_the_unused() {
+        let clock = FakeClock::new();
+        let bucket = Bucket::with_clock(Resource::Netsend, 1000.0, clock.clone());
+        bucket.after(900.0).unwrap();
+        // Room 100 ≥ a piece of max(1, 1000/8 = 125)? No: waits 25 ms for 125, then takes all the room.
+        assert!(close(bucket.take(10_000.0, 1.0).unwrap(), 125.0));
+        assert!(close(clock.elapsed(), 0.025), "{}", clock.elapsed());
+        assert!(close(bucket.usage(), 1000.0));
+        bucket.refund(25.0);
+        assert!(close(bucket.usage(), 975.0));
+        assert!(close(bucket.total(), 1000.0));
+        // A small call takes only what it wants.
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(bucket.take(7.0, 1.0).unwrap(), 7.0);
+        assert_eq!(Bucket::new(Resource::Random, 0.0).take(1.0, 1.0), Err(Forbidden { resource: Resource::Random }));
     }
 
     #[test]

@@ -21,6 +21,18 @@ pub fn wait_writable(socket: RawSocket, timeout: Duration) -> io::Result<bool> {
     imp::wait(socket, true, timeout)
 }
 
+/// The handle of `socket`, for the waits above.
+#[cfg(unix)]
+pub fn raw_socket(socket: &impl std::os::fd::AsRawFd) -> RawSocket {
+    socket.as_raw_fd()
+}
+
+/// The handle of `socket`, for the waits above.
+#[cfg(windows)]
+pub fn raw_socket(socket: &impl std::os::windows::io::AsRawSocket) -> RawSocket {
+    socket.as_raw_socket()
+}
+
 fn timeout_millis(timeout: Duration) -> i32 {
     i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX)
 }

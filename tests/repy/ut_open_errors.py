@@ -7,7 +7,7 @@
 #pragma out FileInUseError open: file 'data.txt' is already open
 #pragma out FileClosedError file.readline: file 'data.txt' is closed
 #pragma out close is idempotent
-#pragma out RepyArgumentError file.read: size must be an int
+#pragma out TypeError file.read: size must be an int, not str
 if callfunc == 'initialize':
     for name, mode in [('a/b', 'r'), ('.hidden', 'w'), ('data.txt', 'rx')]:
         try:
@@ -34,6 +34,6 @@ if callfunc == 'initialize':
     g = open('data.txt')
     try:
         g.read('3')
-    except RepyArgumentError as e:
-        print('RepyArgumentError', e)
+    except TypeError as e:
+        print('TypeError', e)
     g.close()

@@ -13,6 +13,17 @@ pub fn start_counting(limit: u64) {
     ALLOCATOR.start_counting(usize::try_from(limit).unwrap_or(usize::MAX), memory_exceeded);
 }
 
+/// Counts memory the worker holds outside its heap (kernel socket buffers) against the
+/// same limit; false if it does not fit.
+pub fn reserve_outside_heap(bytes: usize) -> bool {
+    ALLOCATOR.reserve(bytes)
+}
+
+/// Takes memory counted by [`reserve_outside_heap`] off the count.
+pub fn release_outside_heap(bytes: usize) {
+    ALLOCATOR.release(bytes)
+}
+
 /// (peak heap bytes since counting started, CPU time of this process in microseconds)
 pub fn usage_figures() -> (u64, u64) {
     let cpu = repy_portability::cpu::self_cpu_time();

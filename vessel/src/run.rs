@@ -117,6 +117,10 @@ pub fn run(args: RunOptions) -> u8 {
         // program is compiled.
         on_start: Box::new(move || crate::heap::start_counting(memory_limit)),
         usage: args.usage.then_some(crate::heap::usage_figures as fn() -> (u64, u64)),
+        outside_heap: repy_api::outside_heap::OutsideHeap {
+            reserve: crate::heap::reserve_outside_heap,
+            release: crate::heap::release_outside_heap,
+        },
         local_addresses: args.local_addresses,
     })
 }

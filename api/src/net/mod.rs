@@ -9,6 +9,7 @@
 //! | `addresses.rs` | the local address rules |
 //! | `registry.rs` | the listener registrations |
 //! | `args.rs` | checks of the arguments network calls share |
+//! | `buffers.rs` | kernel socket buffers: their size and their charge to `memory` |
 //! | `names.rs` | `getmyip`, `gethostbyname_ex` |
 //! | `udp.rs` | `sendmess`, `recvmess` |
 //! | `tcp.rs` | `openconn`, `waitforconn` |
@@ -20,6 +21,7 @@
 
 pub mod addresses;
 pub mod args;
+pub mod buffers;
 pub mod comm;
 pub mod names;
 pub mod registry;

@@ -20,7 +20,7 @@ use rustpython_vm::{builtins::PyBaseExceptionRef, function::FuncArgs, pyclass, P
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::Traffic;
+use super::{buffers::KernelBuffers, Traffic};
 use crate::{call::Call, runtime::Runtime};
 
 /// Most bytes one `recv` returns, whatever it asks for.
@@ -42,6 +42,16 @@ pub struct Connection {
     local: SocketAddrV4,
     remote: SocketAddrV4,
     traffic: Traffic,
+    /// Counted against `memory` while the connection is open.
+    _buffers: KernelBuffers,
+}
+
+/// Why a connected stream could not become a [`Connection`].
+pub enum Refused {
+    /// The connection ended before its ends were known.
+    Ended,
+    /// Its kernel buffers (bytes) would take the vessel over its memory limit.
+    Memory(usize),
 }
 
 /// Why a transfer ended without data.
@@ -67,23 +77,28 @@ impl Failure {
 impl Connection {
     /// Wraps a connected stream that already holds an `outsockets` unit (given back on
     /// close, also when this fails).
-    pub fn new(rt: &Arc<Runtime>, stream: TcpStream) -> Option<Arc<Connection>> {
+    pub fn new(rt: &Arc<Runtime>, stream: TcpStream) -> Result<Arc<Connection>, Refused> {
         let ends = match (stream.local_addr(), stream.peer_addr()) {
-            (Ok(SocketAddr::V4(local)), Ok(SocketAddr::V4(remote))) => Some((local, remote)),
-            _ => None,
+            (Ok(SocketAddr::V4(local)), Ok(SocketAddr::V4(remote))) => Ok((local, remote)),
+            _ => Err(Refused::Ended),
         };
-        let Some((local, remote)) = ends else {
-            rt.nanny.release(Resource::Outsockets);
-            return None;
+        let counted = ends.and_then(|ends| Ok((ends, KernelBuffers::count(rt, socket2::SockRef::from(&stream)).map_err(Refused::Memory)?)));
+        let ((local, remote), buffers) = match counted {
+            Ok(counted) => counted,
+            Err(refused) => {
+                rt.nanny.release(Resource::Outsockets);
+                return Err(refused);
+            }
         };
         rt.net.claim_tuple(local, remote);
-        Some(Arc::new(Connection {
+        Ok(Arc::new(Connection {
             rt: rt.clone(),
             stream: Mutex::new(Some(Arc::new(stream))),
             closed: CancellationToken::new(),
             local,
             remote,
             traffic: Traffic::with(*remote.ip()),
+            _buffers: buffers,
         }))
     }
 
@@ -119,6 +134,37 @@ impl Connection {
             Failure::ClosedLocal => self.closed_error(call.vm, RepyErrorKind::SocketClosedLocal),
             Failure::ClosedRemote => self.closed_error(call.vm, RepyErrorKind::SocketClosedRemote),
             Failure::Other(e) => call.error(RepyErrorKind::Network, format!("connection with {}: {}", self.remote, e.kind())),
+        }
+    }
+
+    /// One `send` or `recv` of up to `wanted` bytes: once the socket is ready, takes
+    /// `resource` for the header and up to `wanted` bytes, and runs `op(stream, most)`
+    /// (non-blocking), which moves at most `most` bytes. What it did not move is given
+    /// back; if the socket was not ready after all, everything is, and it waits again.
+    fn transfer(
+        &self,
+        call: &Call,
+        stream: &TcpStream,
+        interest: tokio::io::Interest,
+        resource: Resource,
+        wanted: usize,
+        mut op: impl FnMut(&TcpStream, usize) -> io::Result<usize>,
+    ) -> PyResult<usize> {
+        loop {
+            call.vm.allow_threads(|| self.blocking(stream, interest, |_| Ok(()))).map_err(|f| self.failure(call, f))?;
+            let taken = call.take(resource, HEADER + wanted, HEADER + wanted.min(1))?;
+            let most = taken - HEADER;
+            match op(stream, most) {
+                Ok(moved) => {
+                    call.refund(resource, most - moved.min(most));
+                    return Ok(moved);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => call.refund(resource, taken),
+                Err(e) => {
+                    call.refund(resource, most);
+                    return Err(self.failure(call, Failure::from_io(e)));
+                }
+            }
         }
     }
 
@@ -174,14 +220,16 @@ impl RepySocket {
         let data = super::args::message(&call, &message)?;
         let stream = conn.open_stream(vm)?;
         call.check_rules()?;
-        call.wait_traffic(conn.traffic)?;
-        let sent = if data.is_empty() {
-            0
-        } else {
-            vm.allow_threads(|| conn.blocking(&stream, tokio::io::Interest::WRITABLE, |s| s.try_write(&data)))
-                .map_err(|f| conn.failure(&call, f))?
-        };
-        call.charge_traffic(conn.traffic, HEADER + sent, HEADER)?;
+        call.wait_for(conn.traffic.recv_resource())?;
+        if data.is_empty() {
+            call.charge_traffic(conn.traffic, HEADER, HEADER)?;
+            return Ok(0);
+        }
+        // Sends what both the kernel's buffer and the send resource take now.
+        let sent = conn.transfer(&call, &stream, tokio::io::Interest::WRITABLE, conn.traffic.send_resource(), data.len(), |s, most| {
+            s.try_write(&data[..most])
+        })?;
+        call.charge(conn.traffic.recv_resource(), HEADER as f64)?;
         Ok(sent)
     }
 
@@ -190,21 +238,21 @@ impl RepySocket {
         let conn = &zelf.connection;
         let (call, [bytes], []) = Call::bind("socket.recv", ["bytes"], [], &conn.rt, vm, args)?;
         let wanted = exact_int(&bytes, vm).filter(|&n| n >= 1).ok_or_else(|| call.arg_error("bytes must be an int of at least 1"))?;
+        let wanted = usize::try_from(wanted).unwrap_or(MAX_RECV).min(MAX_RECV);
         let stream = conn.open_stream(vm)?;
         call.check_rules()?;
-        call.wait_traffic(conn.traffic)?;
+        call.wait_for(conn.traffic.send_resource())?;
         // Read into spare capacity: no zeroing of a buffer the data then overwrites.
-        let mut buffer = Vec::with_capacity(usize::try_from(wanted).unwrap_or(MAX_RECV).min(MAX_RECV));
-        let received = vm
-            .allow_threads(|| {
-                conn.blocking(&stream, tokio::io::Interest::READABLE, |s| match s.try_read_buf(&mut buffer) {
-                    Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
-                    other => other,
-                })
-            })
-            .map_err(|f| conn.failure(&call, f))?;
-        call.charge_traffic(conn.traffic, HEADER, HEADER + received)?;
-        Ok(byte_str(vm, &buffer[..received]))
+        let mut buffer = Vec::new();
+        let received = conn.transfer(&call, &stream, tokio::io::Interest::READABLE, conn.traffic.recv_resource(), wanted, |s, most| {
+            buffer = Vec::with_capacity(most);
+            match s.try_read_buf(&mut buffer) {
+                Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
+                other => other,
+            }
+        })?;
+        call.charge(conn.traffic.send_resource(), HEADER as f64)?;
+        Ok(byte_str(vm, &buffer[..received.min(buffer.len())]))
     }
 
     #[pymethod]
@@ -220,10 +268,10 @@ impl RepySocket {
         let stream = conn.open_stream(vm)?;
         let mut probe = [MaybeUninit::<u8>::uninit(); 1];
         let recv_blocks = matches!(socket2::SockRef::from(&*stream).peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        let send_blocks = conn
-            .rt
-            .io()
-            .block_on(async { tokio::time::timeout(Duration::ZERO, stream.ready(tokio::io::Interest::WRITABLE)).await.is_err() });
+        // Asked of the kernel: the I/O runtime's readiness stays "writable" until a write
+        // fails, also when the buffer has just filled up.
+        let raw = repy_portability::readiness::raw_socket(&*stream);
+        let send_blocks = !repy_portability::readiness::wait_writable(raw, Duration::ZERO).unwrap_or(true);
         Ok(vm.ctx.new_tuple(vec![vm.ctx.new_bool(recv_blocks).into(), vm.ctx.new_bool(send_blocks).into()]).into())
     }
 }

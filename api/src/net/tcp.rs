@@ -17,9 +17,10 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use super::{
     args::{destination, local_end, Transport},
+    buffers::TCP_BUFFER_BYTES,
     comm::{listen, Callbacks, CommHandle, CommTarget},
     registry::{Endpoint, Listener, Serving},
-    socket::{Connection, RepySocket},
+    socket::{Connection, Refused, RepySocket},
     Traffic,
 };
 use crate::{call::Call, runtime::Runtime};
@@ -33,6 +34,9 @@ const MAX_CONNECT_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 /// Pause before retrying a local port the OS is still releasing.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Connections waiting to be accepted (std's TcpListener asks for 128).
+const LISTEN_BACKLOG: u32 = 128;
 
 /// Charges of a connection's set-up (restrictions.md §4.6): (send side, receive side).
 const OPENED: (usize, usize) = (128, 64);
@@ -66,8 +70,12 @@ api_function! {
             }
         };
         match Connection::new(rt, stream) {
-            Some(connection) => Ok(RepySocket { connection }.into_ref(&vm.ctx).into()),
-            None => Err(call.error(RepyErrorKind::Network, format!("connection to {dest} ended at once"))),
+            Ok(connection) => Ok(RepySocket { connection }.into_ref(&vm.ctx).into()),
+            Err(Refused::Ended) => Err(call.error(RepyErrorKind::Network, format!("connection to {dest} ended at once"))),
+            Err(Refused::Memory(bytes)) => Err(call.error(
+                RepyErrorKind::ResourceExhausted,
+                format!("the connection's kernel buffers ({bytes} bytes) would take the vessel over its memory limit"),
+            )),
         }
     }
 }
@@ -89,6 +97,13 @@ fn connect_charged(call: &Call, local: SocketAddrV4, dest: SocketAddrV4, timeout
     Ok(stream)
 }
 
+/// Bounds the kernel buffers of a socket (and of the connections a listening socket
+/// accepts, which inherit them).
+fn bound_buffers(socket: &TcpSocket) -> io::Result<()> {
+    socket.set_send_buffer_size(TCP_BUFFER_BYTES)?;
+    socket.set_recv_buffer_size(TCP_BUFFER_BYTES)
+}
+
 enum ConnectError {
     Bind(io::Error),
     Connect(io::Error),
@@ -102,6 +117,7 @@ async fn connect(local: SocketAddrV4, dest: SocketAddrV4, deadline: Instant) -> 
     loop {
         let attempt = async {
             let socket = TcpSocket::new_v4().map_err(ConnectError::Connect)?;
+            bound_buffers(&socket).map_err(ConnectError::Connect)?;
             if named_port {
                 socket.set_reuseaddr(true).map_err(ConnectError::Bind)?;
             }
@@ -169,10 +185,14 @@ api_function! {
             [localip, localport],
             function,
             |rt, end| {
-                let listener = std::net::TcpListener::bind(end)?;
-                listener.set_nonblocking(true)?;
                 let _context = rt.io().enter();
-                Ok(Endpoint::Tcp(tokio::net::TcpListener::from_std(listener)?))
+                let socket = TcpSocket::new_v4()?;
+                // As std's TcpListener::bind on Unix: a restarted server can bind at once.
+                #[cfg(unix)]
+                socket.set_reuseaddr(true)?;
+                bound_buffers(&socket)?;
+                socket.bind(end.into())?;
+                Ok(Endpoint::Tcp(socket.listen(LISTEN_BACKLOG)?))
             },
             serve,
         )
@@ -213,7 +233,8 @@ fn serve(_serving: Serving, vm: &VirtualMachine, rt: &Arc<Runtime>, listener: Ar
             rt.nanny.release(Resource::Events);
             return;
         }
-        let Some(connection) = Connection::new(rt, stream) else {
+        // An accepted connection whose buffers do not fit under the memory limit is closed.
+        let Ok(connection) = Connection::new(rt, stream) else {
             rt.nanny.release(Resource::Events);
             continue;
         };

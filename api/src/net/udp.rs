@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     args::{destination, local_end, port, Transport, MAX_DATAGRAM},
+    buffers::udp_receive_buffer,
     comm::{listen, Callbacks},
     registry::{Endpoint, Listener, Serving},
     Traffic,
@@ -47,7 +48,8 @@ api_function! {
         let local = local.authorize(&call, Transport::Udp)?;
         let dest = destination(&call, &desthost, &destport)?;
         let traffic = Traffic::with(*dest.ip());
-        call.wait_for(traffic.send_resource())?;
+        // The whole datagram is taken before it goes: one datagram cannot be split.
+        let taken = call.take(traffic.send_resource(), HEADER + data.len(), HEADER + data.len())?;
         let registered = if named { rt.net.registry.udp_socket(local) } else { None };
         let sent = match registered {
             Some(socket) => vm.allow_threads(|| send_nonblocking(&socket, &data, dest)),
@@ -57,13 +59,13 @@ api_function! {
                 socket.send_to(&data, dest)
             }
         };
-        let sent = sent.map_err(|e| match e.kind() {
+        let sent = sent.inspect_err(|_| call.refund(traffic.send_resource(), taken)).map_err(|e| match e.kind() {
             std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::HostUnreachable => {
                 call.error(RepyErrorKind::InternetConnectivity, format!("no route to {dest}"))
             }
             kind => call.error(RepyErrorKind::Network, format!("sending to {dest} failed: {kind}")),
         })?;
-        call.charge(traffic.send_resource(), (HEADER + sent) as f64)?;
+        call.refund(traffic.send_resource(), taken.saturating_sub(HEADER + sent));
         Ok(vm.ctx.new_int(sent).into())
     }
 }
@@ -77,9 +79,10 @@ api_function! {
             Transport::Udp,
             [localip, localport],
             function,
-            |_, end| {
+            |rt, end| {
                 let socket = UdpSocket::bind(end)?;
                 socket.set_nonblocking(true)?;
+                socket2::SockRef::from(&socket).set_recv_buffer_size(udp_receive_buffer(&rt.restrictions))?;
                 Ok(Endpoint::Udp(Arc::new(socket)))
             },
             serve,
@@ -120,23 +123,45 @@ impl UdpServer {
             if !self.listener.take(&rt.nanny, Resource::Events) {
                 return;
             }
-            // Usually no receive resource is over its limit and the datagram is taken at
-            // once; otherwise a peek tells the sender, whose resource decides the wait.
-            let within = rt.nanny.is_within(Resource::Looprecv) && rt.nanny.is_within(Resource::Netrecv);
-            let allowed = within
-                || match self.socket.peek_from(&mut self.buffer) {
-                    Ok((_, SocketAddr::V4(from))) => rt.nanny.charge_before(Traffic::with(*from.ip()).recv_resource()).is_ok(),
-                    _ => false,
-                };
-            let (length, from) = match self.socket.recv_from(&mut self.buffer) {
-                Ok((length, SocketAddr::V4(from))) if allowed => (length, from),
+            // Usually both receive resources have room for the largest datagram and it is
+            // taken at once; otherwise a peek tells the sender and the size, and the
+            // datagram waits until the sender's resource has room for all of it.
+            let room = (HEADER + MAX_DATAGRAM) as f64;
+            let taken = if rt.nanny.has_room(Resource::Looprecv, room) && rt.nanny.has_room(Resource::Netrecv, room) {
+                None
+            } else {
+                match self.socket.peek_from(&mut self.buffer) {
+                    Ok((length, SocketAddr::V4(from))) => {
+                        let resource = Traffic::with(*from.ip()).recv_resource();
+                        let units = (HEADER + length) as f64;
+                        Some(vm.allow_threads(|| rt.nanny.take(resource, units, units)).map(|taken| (resource, taken)))
+                    }
+                    _ => None,
+                }
+            };
+            let (length, from) = match (self.socket.recv_from(&mut self.buffer), &taken) {
+                (Ok((length, SocketAddr::V4(from))), None | Some(Ok(_))) => (length, from),
                 // Nothing after all, an error, or a receive limit of 0 (the datagram is dropped).
-                _ => {
+                (_, taken) => {
+                    if let Some(Ok((resource, units))) = taken {
+                        rt.nanny.refund(*resource, *units);
+                    }
                     rt.nanny.release(Resource::Events);
                     continue;
                 }
             };
-            let _ = rt.nanny.charge_after(Traffic::with(*from.ip()).recv_resource(), (HEADER + length) as f64);
+            let resource = Traffic::with(*from.ip()).recv_resource();
+            match taken {
+                // Another datagram than the one peeked (another thread's read came between).
+                Some(Ok((peeked, units))) if peeked != resource || units != (HEADER + length) as f64 => {
+                    rt.nanny.refund(peeked, units);
+                    let _ = rt.nanny.charge_after(resource, (HEADER + length) as f64);
+                }
+                Some(_) => {}
+                None => {
+                    let _ = rt.nanny.charge_after(resource, (HEADER + length) as f64);
+                }
+            }
             let message = self.buffer[..length].to_vec();
             let call = self.listener.callback(rt, move |vm, handle| {
                 vec![vm.ctx.new_str(from.ip().to_string()).into(), vm.ctx.new_int(from.port()).into(), byte_str(vm, &message), handle]
@@ -184,11 +209,8 @@ fn send_nonblocking(socket: &UdpSocket, data: &[u8], dest: SocketAddrV4) -> io::
 
 /// Waits up to [`STOP_POLL`] for the socket to be readable (or writable).
 fn wait_for(socket: &UdpSocket, write: bool) -> io::Result<bool> {
-    use repy_portability::readiness::{wait_readable, wait_writable};
-    #[cfg(unix)]
-    let raw = std::os::fd::AsRawFd::as_raw_fd(socket);
-    #[cfg(windows)]
-    let raw = std::os::windows::io::AsRawSocket::as_raw_socket(socket);
+    use repy_portability::readiness::{raw_socket, wait_readable, wait_writable};
+    let raw = raw_socket(socket);
     if write {
         wait_writable(raw, STOP_POLL)
     } else {

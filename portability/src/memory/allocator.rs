@@ -116,6 +116,41 @@ impl CountingAllocator {
         true
     }
 
+    /// Counts `size` bytes the process holds outside the heap (kernel socket buffers) as
+    /// if they were allocated: true if they fit under the limit, else nothing is counted
+    /// and the caller refuses the operation that wanted them. Always true before counting
+    /// starts. [`release`](Self::release) takes them off again.
+    pub fn reserve(&self, size: usize) -> bool {
+        if !self.armed.load(Ordering::Acquire) {
+            return true;
+        }
+        let limit = self.limit.load(Ordering::Relaxed);
+        let Ok(delta) = isize::try_from(size) else { return false };
+        if size > limit {
+            return false;
+        }
+        let before = self.live.fetch_add(delta, Ordering::Relaxed);
+        match before.checked_add(delta) {
+            Some(after) if after <= 0 || after as usize <= limit => {
+                if after > 0 {
+                    self.peak.fetch_max(after as usize, Ordering::Relaxed);
+                }
+                true
+            }
+            _ => {
+                self.live.fetch_sub(delta, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Takes bytes counted by [`reserve`](Self::reserve) off the count.
+    pub fn release(&self, size: usize) {
+        if let Ok(delta) = isize::try_from(size) {
+            self.live.fetch_sub(delta, Ordering::Relaxed);
+        }
+    }
+
     #[cold]
     fn exceeded(&self, limit: usize) -> ! {
         let handler = self.on_exceeded.load(Ordering::Relaxed);
@@ -223,6 +258,22 @@ mod tests {
             assert_eq!(counter.live_bytes(), 600, "after refusing {size} bytes");
         }
         assert!(counter.charge(400));
+    }
+
+    #[test]
+    fn memory_outside_the_heap_is_reserved_within_the_limit_or_refused() {
+        let counter = CountingAllocator::new();
+        assert!(counter.reserve(usize::MAX), "nothing is counted before counting starts");
+        counter.start_counting(1000, refuse);
+        assert!(counter.charge(300));
+        assert!(counter.reserve(600));
+        assert!(!counter.reserve(101), "300 + 600 + 101 > 1000");
+        assert!(!counter.reserve(usize::MAX));
+        assert_eq!(counter.live_bytes(), 900, "a refused reservation counts nothing");
+        assert_eq!(counter.peak_bytes(), 900);
+        counter.release(600);
+        assert!(counter.reserve(700));
+        assert_eq!(counter.live_bytes(), 1000);
     }
 
     #[test]
