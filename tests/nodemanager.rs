@@ -14,7 +14,7 @@ use repy_nodemanager::{
     client::{Client, ClientError},
     frame,
     keys::{self, SecretKey},
-    request::{unix_now, Code},
+    request::{self, unix_micros, unix_now, Code},
 };
 use serde_json::{json, Value};
 
@@ -723,13 +723,14 @@ fn init_creates_the_layout() {
 #[test]
 fn connection_limit_rate_limit_and_idle_timeout() {
     let node = Node::start("max_connections = 2\nidle_timeout_s = 1\nmax_requests_per_s = 5");
-    // Two connections are served; a third gets Busy and is closed. (The start-up probe's
-    // connection counts until the server reads its end, so the first pair may need a retry.)
+    // Two connections that made a request signed by a key with a role keep their slots; a
+    // third gets Busy and is closed. (The start-up probe's connection counts until the server
+    // reads its end, so the first pair may need a retry.)
     let (_a, _b) = wait_for("two connections to be served", Duration::from_secs(10), || {
-        let mut a = node.client(None);
-        let mut b = node.client(None);
-        a.call("GetVessels", json!({})).ok()?;
-        b.call("GetVessels", json!({})).ok()?;
+        let mut a = node.owner();
+        let mut b = node.owner();
+        a.call("ListFilesInVessel", json!({"vessel": "v1"})).ok()?;
+        b.call("ListFilesInVessel", json!({"vessel": "v1"})).ok()?;
         Some((a, b))
     });
     let mut third = TcpStream::connect(&node.addr).unwrap();
@@ -927,4 +928,152 @@ fn an_upload_of_the_largest_size_fits_and_one_byte_more_is_refused() {
     assert_eq!(c, Code::FileTooLarge, "{m}");
     assert!(m.contains("over.bin") && m.contains("8388609") && m.contains("8388608"), "{m}");
     assert_eq!(files(&mut owner, "v1"), ["largest.bin"]);
+}
+
+/// The attack of the hardening issue: idle connections that each sent one byte, reopened as
+/// soon as the node closes them, from the same address as the honest client. Every one of 37
+/// signed requests, each on a new connection (as `repy node call` makes them), is answered
+/// within a few seconds, and the idle connections are the ones that give way.
+#[test]
+fn idle_connections_reopened_at_once_do_not_starve_signed_requests() {
+    use std::sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc,
+    };
+    let node = Node::start("");
+    let stop = Arc::new(AtomicBool::new(false));
+    let opened = Arc::new(AtomicUsize::new(0));
+    let made_room = Arc::new(AtomicUsize::new(0));
+    let attackers: Vec<_> = (0..40)
+        .map(|_| {
+            let (addr, stop, opened, made_room) = (node.addr.clone(), stop.clone(), opened.clone(), made_room.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let Ok(mut s) = TcpStream::connect(&addr) else {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    };
+                    opened.fetch_add(1, Ordering::SeqCst);
+                    let _ = s.write_all(&[0]);
+                    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+                    // Hold it until the node closes it.
+                    let mut got = Vec::new();
+                    let mut buf = [0u8; 512];
+                    loop {
+                        match s.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                                if stop.load(Ordering::SeqCst) {
+                                    return;
+                                }
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if String::from_utf8_lossy(&got).contains("to make room") {
+                        made_room.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    // Let them fill the table (32 connections) and grow old.
+    wait_for("the idle connections", Duration::from_secs(10), || (opened.load(Ordering::SeqCst) >= 40).then_some(()));
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let mut slowest = Duration::ZERO;
+    for i in 0..37 {
+        let start = Instant::now();
+        let mut client = Client::connect(&node.addr).unwrap().with_key(node.key("owner"));
+        client.set_timeout(Duration::from_secs(10));
+        let result = client.call("ListFilesInVessel", json!({"vessel": "v1"}));
+        let took = start.elapsed();
+        assert!(result.is_ok(), "signed request {i} of 37 was not answered: {result:?} after {took:?}");
+        assert!(took < Duration::from_secs(5), "signed request {i} took {took:?}");
+        slowest = slowest.max(took);
+    }
+    stop.store(true, Ordering::SeqCst);
+    for a in attackers {
+        a.join().unwrap();
+    }
+    let made_room = made_room.load(Ordering::SeqCst);
+    assert!(made_room >= 37, "the table was full: idle connections made room {made_room} times");
+    eprintln!("37 signed requests answered, slowest {slowest:?}; idle connections opened {opened:?}, made room {made_room}");
+}
+
+/// The other attack of the hardening issue: signed public calls from throw-away keys. They
+/// neither rewrite nor grow `seq.json` (its inode, size and time stay the same), while
+/// replays are refused as before: a throw-away key's request, kept in memory, and a role
+/// key's, across a SIGKILL. A throw-away key's refused request stays refused after a restart
+/// even once the key is given a role.
+#[test]
+fn throwaway_keys_leave_seq_json_alone_and_replays_are_still_refused() {
+    use std::os::unix::fs::MetadataExt;
+    let mut node = Node::start("max_requests_per_s = 1000000");
+    let mut owner = node.owner();
+    let replayable = {
+        let seq = owner.next_seq();
+        let req = owner.signed_request("ChangeOwnerInformation", json!({"vessel": "v2", "info": "once"}), seq, unix_now() + 600).unwrap();
+        assert_eq!(owner.roundtrip(&req).unwrap()["ok"], true);
+        req
+    };
+    let node_key = owner.node_key().unwrap();
+    let seq_json = node.state().join("seq.json");
+    let stamp = |m: std::fs::Metadata| (m.ino(), m.len(), m.mtime(), m.mtime_nsec());
+    let before = stamp(std::fs::metadata(&seq_json).unwrap());
+
+    // 4 connections, 1000 keys each, one signed public call per key.
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (addr, node_key) = (node.addr.clone(), node_key.clone());
+            std::thread::spawn(move || {
+                let mut c = Client::connect(&addr).unwrap();
+                let mut kept = None;
+                for i in 0..1000 {
+                    let key = SecretKey::generate();
+                    let req =
+                        request::sign(&key, &node_key, &format!("t{w}-{i}"), "GetVessels", json!({}), unix_micros(), unix_now() + 3600);
+                    let response = c.roundtrip(&req).unwrap();
+                    assert_eq!(response["ok"], true, "{response}");
+                    kept.get_or_insert(req);
+                }
+                kept.unwrap()
+            })
+        })
+        .collect();
+    let samples: Vec<Value> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert_eq!(stamp(std::fs::metadata(&seq_json).unwrap()), before, "seq.json was rewritten for keys without a role");
+    for req in &samples {
+        assert_eq!(owner.roundtrip(req).unwrap()["error"]["code"], "Replay");
+    }
+
+    // A throw-away key's request for a vessel it may not touch is refused...
+    let stranger = node.new_key("stranger");
+    let mut as_stranger = node.client(Some(stranger));
+    let seq = as_stranger.next_seq();
+    let planted = as_stranger
+        .signed_request(
+            "AddFileToVessel",
+            json!({"vessel": "v1", "filename": "planted.py", "data": STANDARD.encode("x")}),
+            seq,
+            unix_now() + 600,
+        )
+        .unwrap();
+    assert_eq!(as_stranger.roundtrip(&planted).unwrap()["error"]["code"], "Forbidden");
+    // ...and after a SIGKILL, and the key being made a user of v1, a replay of it is still refused.
+    node.kill9();
+    node.run();
+    let mut owner = node.owner();
+    owner.call("ChangeUsers", json!({"vessel": "v1", "user_keys": [node.key("stranger").public().as_str()]})).unwrap();
+    let response = owner.roundtrip(&planted).unwrap();
+    assert_eq!(response["error"]["code"], "Replay", "{response}");
+    assert!(files(&mut owner, "v1").is_empty(), "the replayed upload ran");
+    // The key itself works (the client retries above the number the Replay names).
+    upload(&mut node.client(Some(node.key("stranger"))), "v1", "mine.py", b"x").unwrap();
+    assert_eq!(files(&mut owner, "v1"), ["mine.py"]);
+    // The owner's request is still a replay, and seq.json holds the two keys with a role.
+    assert_eq!(owner.roundtrip(&replayable).unwrap()["error"]["code"], "Replay");
+    let table: Value = serde_json::from_slice(&std::fs::read(&seq_json).unwrap()).unwrap();
+    assert_eq!(table["keys"].as_object().unwrap().len(), 2, "{table}");
 }

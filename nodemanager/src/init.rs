@@ -10,7 +10,7 @@ use repy_portability::machine;
 
 use crate::{
     keys::{self, SecretKey},
-    replay::SeqTable,
+    replay::{SeqEntry, SeqTable},
     resources::{self, Donation},
     state::{self, Config, Layout, NodeState, Status, VesselRecord},
 };
@@ -92,7 +92,11 @@ pub fn init(opts: &InitOptions) -> Result<String, String> {
         fs::create_dir_all(layout.vessel_dir(&name)).map_err(|e| format!("cannot create a vessel directory: {e}"))?;
         node.vessels.insert(name.clone(), VesselRecord::new(name, owner.clone()));
     }
-    write(layout.seq(), &serde_json::to_vec(&SeqTable::new()).expect("serialises"))?;
+    // The owner has signed nothing here yet: an empty durable entry says so, so that its first
+    // request is not taken for one whose history a restart may have lost (see crate::replay).
+    let mut seq = SeqTable::new();
+    seq.keys.insert(owner.as_str().to_string(), SeqEntry::default());
+    write(layout.seq(), &serde_json::to_vec(&seq).expect("serialises"))?;
     write(layout.state(), &serde_json::to_vec_pretty(&node).expect("serialises"))?;
     let share = &shares[0];
     Ok(format!(

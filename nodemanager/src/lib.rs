@@ -9,10 +9,13 @@
 //! shutdown, commits), [`calls`] (authorising and executing the calls), [`server`] (TCP,
 //! limits), [`client`] (signing client), [`bench`] (`repy node bench`), [`init`]
 //! (`repy node init` / `status`).
+//!
+//! [`connections`] decides who holds the server's connection slots when they are all taken.
 
 pub mod bench;
 pub mod calls;
 pub mod client;
+pub mod connections;
 pub mod frame;
 pub mod init;
 pub mod keys;

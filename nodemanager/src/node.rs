@@ -15,7 +15,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     keys::PublicKey,
-    replay::SeqTable,
+    replay::{Admitted, Refused, Replay},
     request::{unix_now, Code, NmError, Signer},
     resources,
     state::{self, Config, LastExit, LastStart, Layout, NodeState, StateLock, Status},
@@ -28,7 +28,7 @@ pub struct Node {
     pub node_key: PublicKey,
     pub repy: PathBuf,
     pub state: NodeState,
-    pub seq: SeqTable,
+    pub replay: Replay,
     pub offcut: Restrictions,
     pub(crate) running: HashMap<String, Running>,
     ended: Arc<dyn Fn(Ended) + Send + Sync>,
@@ -62,7 +62,7 @@ impl Node {
         let key_path = layout.node_key();
         let node_secret = crate::keys::read_secret_key(&key_path)?;
         let state = state::load_state(&layout)?;
-        let seq = state::load_seq(&layout)?;
+        let replay = Replay::new(state::load_seq(&layout)?, unix_now(), config.max_expiry_s);
         let offcut_path = layout.offcut();
         let offcut_text = fs::read_to_string(&offcut_path).map_err(|e| format!("cannot read '{}': {e}", offcut_path.display()))?;
         let offcut = resources::parse_offcut(&offcut_text).map_err(|e| format!("'{}': {e}", offcut_path.display()))?;
@@ -83,7 +83,7 @@ impl Node {
             node_key: node_secret.public(),
             repy,
             state,
-            seq,
+            replay,
             offcut,
             running: HashMap::new(),
             ended: Arc::new(ended),
@@ -178,11 +178,18 @@ impl Node {
         state::write_atomic(&self.layout.tmp(), &self.layout.state(), &data).map_err(|e| internal("writing state.json", e))
     }
 
-    /// Step 6 of §3.3 in memory: accepts the sequence number; [`persist_seq`](Self::persist_seq)
-    /// makes it durable before the request acts.
-    pub fn admit_seq(&mut self, signer: &Signer) -> Result<(), NmError> {
-        if let Err(last) = self.seq.accept(signer.key.as_str(), signer.seq, signer.expires) {
-            return Err(NmError {
+    /// Whether `key` is the owner or a user of some vessel.
+    pub fn has_role(&self, key: &PublicKey) -> bool {
+        self.state.vessels.values().any(|r| r.is_user(key))
+    }
+
+    /// Step 6 of §3.3 in memory: accepts the sequence number and says whether it must be made
+    /// durable ([`persist_seq`](Self::persist_seq)) before the request acts: only a key that
+    /// has (or had) a role is written (see [`crate::replay`] for why the others need not be).
+    pub fn admit_seq(&mut self, signer: &Signer, has_role: bool) -> Result<Admitted, NmError> {
+        let now = unix_now();
+        self.replay.accept(signer.key.as_str(), signer.seq, signer.expires, has_role, now).map_err(|refused| match refused {
+            Refused::Replay(last) => NmError {
                 code: Code::Replay,
                 message: format!(
                     "sequence number {} of key {} was already used or is too old (highest accepted: {last})",
@@ -190,13 +197,23 @@ impl Node {
                     signer.key.fingerprint()
                 ),
                 last_seq: Some(last),
-            });
-        }
-        Ok(())
+            },
+            Refused::TooFarAhead { limit } => NmError::new(
+                Code::Expired,
+                format!(
+                    "sequence number {} of key {} is too far ahead of the node's clock: a key without a role here may use at most \
+                     {limit} (Unix time in microseconds plus {} s)",
+                    signer.seq,
+                    signer.key.fingerprint(),
+                    self.config.max_expiry_s
+                ),
+            ),
+        })
     }
 
-    /// Writes the accepted sequence numbers (`seq.json`) durably: one write for every request
-    /// admitted since the last one. `signers` are kept even if they hold no role (yet).
+    /// Writes the durable sequence numbers (`seq.json`): one write for every request admitted
+    /// since the last one that needed it. Its size depends on the keys with a role, never on
+    /// how many other keys have signed requests. `signers` are kept even if they hold no role.
     pub fn persist_seq(&mut self, signers: &[&str]) -> Result<(), NmError> {
         let keep: HashSet<&str> = self
             .state
@@ -205,11 +222,11 @@ impl Node {
             .flat_map(|r| std::iter::once(r.owner_key.as_str()).chain(r.user_keys.iter().map(PublicKey::as_str)))
             .chain(signers.iter().copied())
             .collect();
-        let mut seq = self.seq.clone();
+        let mut seq = self.replay.durable.clone();
         seq.prune(&keep, unix_now());
         let data = serde_json::to_vec(&seq).map_err(|e| internal("encoding seq.json", e))?;
         state::write_atomic(&self.layout.tmp(), &self.layout.seq(), &data).map_err(|e| internal("writing seq.json", e))?;
-        self.seq = seq;
+        self.replay.durable = seq;
         Ok(())
     }
 
@@ -377,5 +394,53 @@ mod tests {
         drop(node);
         let node = Node::open(&state, |_| {}).unwrap();
         assert_eq!(node.state, before);
+    }
+
+    #[test]
+    fn keys_without_a_role_are_never_written_and_cannot_replay_once_given_one() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (state, owner) = new_state(dir.path());
+        let mut node = Node::open(&state, |_| {}).unwrap();
+        node.handle(signed(&owner, 10, "GetVessels", json!({}))).unwrap();
+        let seq_file = node.layout.seq();
+        let written = fs::metadata(&seq_file).unwrap();
+        let throwaway: Vec<crate::keys::SecretKey> = (0..200).map(|_| crate::keys::SecretKey::generate()).collect();
+        for key in &throwaway {
+            node.handle(signed(key, 5, "GetVesselResources", json!({"vessel": "v1"}))).unwrap();
+        }
+        // A refused call consumes its number too, in memory.
+        let refused = signed(&throwaway[0], 6, "AddFileToVessel", json!({"vessel": "v1", "filename": "planted.py", "data": "eA=="}));
+        assert_eq!(node.handle(refused).unwrap_err().code, Code::Forbidden);
+        let now = fs::metadata(&seq_file).unwrap();
+        let stamp = |m: &fs::Metadata| (m.ino(), m.len(), m.mtime(), m.mtime_nsec());
+        assert_eq!(stamp(&now), stamp(&written), "seq.json was rewritten");
+        for (i, key) in throwaway.iter().enumerate().take(20) {
+            assert_eq!(node.handle(signed(key, 5, "GetVesselResources", json!({"vessel": "v1"}))).unwrap_err().code, Code::Replay, "{i}");
+        }
+        // A number far ahead of the clock is refused to a key without a role, naming it.
+        let ahead = signed(&throwaway[1], u64::MAX >> 11, "GetVessels", json!({}));
+        let e = node.handle(ahead).unwrap_err();
+        assert!(e.code == Code::Expired && e.message.contains(throwaway[1].public().fingerprint()), "{e}");
+
+        // After a restart the node has forgotten them; the owner gives throwaway[0] a role.
+        drop(node);
+        let mut node = Node::open(&state, |_| {}).unwrap();
+        let grant = json!({"vessel": "v1", "user_keys": [throwaway[0].public().as_str()]});
+        node.handle(signed(&owner, 11, "ChangeUsers", grant)).unwrap();
+        // Its refused request, replayed now, is still refused and plants nothing.
+        let replayed = signed(&throwaway[0], 6, "AddFileToVessel", json!({"vessel": "v1", "filename": "planted.py", "data": "eA=="}));
+        let e = node.handle(replayed).unwrap_err();
+        assert_eq!(e.code, Code::Replay, "{e}");
+        assert!(!node.layout.vessel_dir("v1").join("planted.py").exists());
+        // Above the floor it names, the key works, and from now on it is durable.
+        let next = e.last_seq.unwrap() + 1;
+        let upload = signed(&throwaway[0], next, "AddFileToVessel", json!({"vessel": "v1", "filename": "mine.py", "data": "eA=="}));
+        node.handle(upload).unwrap();
+        let on_disk = state::load_seq(&node.layout).unwrap();
+        assert_eq!(on_disk.keys.len(), 2, "the owner and the new user only");
+        assert_eq!(on_disk.keys[throwaway[0].public().as_str()].last_seq, next);
+        // The owner's numbers survived the restart.
+        assert_eq!(node.handle(signed(&owner, 10, "GetVessels", json!({}))).unwrap_err().code, Code::Replay);
     }
 }

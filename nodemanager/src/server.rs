@@ -1,15 +1,13 @@
 //! `repy node run`: the TCP server (nodemanager.md §3.1) in front of the node, whose requests
-//! run one at a time on a dedicated executor thread.
+//! run one at a time on a dedicated executor thread. Who gets one of the `max_connections`
+//! slots is decided by [`crate::connections`].
 
 use std::{
-    net::IpAddr,
+    net::{IpAddr, SocketAddr},
     num::NonZeroU32,
     path::Path,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        mpsc, Arc,
-    },
-    time::Duration,
+    sync::{mpsc, Arc, Mutex, MutexGuard},
+    time::{Duration, Instant},
 };
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -17,12 +15,13 @@ use serde_json::Value;
 use tokio::{
     io::AsyncWriteExt,
     net::{TcpListener, TcpStream},
-    sync::oneshot,
+    sync::{oneshot, Notify},
 };
 use tracing::{error, info, warn};
 
 use crate::{
     calls::Outcome,
+    connections::{self, Decision, Table},
     frame::{self, FrameError},
     keys::PublicKey,
     node::{channel_notify, Node},
@@ -32,9 +31,17 @@ use crate::{
 
 /// Messages to the executor thread.
 enum Msg {
-    Request { checked: Checked, peer: IpAddr, reply: oneshot::Sender<Result<Outcome, NmError>> },
+    Request { checked: Checked, peer: IpAddr, reply: oneshot::Sender<Answer> },
     Ended(Ended),
     Shutdown(oneshot::Sender<()>),
+}
+
+/// The executor's answer to a request.
+struct Answer {
+    result: Result<Outcome, NmError>,
+    /// The request was admitted and signed by a key with a role: its connection has proven
+    /// itself (see [`crate::connections`]).
+    proven: bool,
 }
 
 /// What connection tasks share.
@@ -45,7 +52,9 @@ struct Shared {
     idle_timeout: Duration,
     max_expiry_s: u64,
     max_connections: usize,
-    connections: AtomicUsize,
+    table: Mutex<Table>,
+    /// Notified when a slot frees or a request finishes executing.
+    changed: Notify,
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     executor: mpsc::Sender<Msg>,
 }
@@ -94,7 +103,8 @@ pub fn run(dir: &Path) -> Result<(), String> {
             idle_timeout: Duration::from_secs(config.idle_timeout_s),
             max_expiry_s: config.max_expiry_s,
             max_connections: config.max_connections,
-            connections: AtomicUsize::new(0),
+            table: Mutex::new(Table::new(config.max_connections, connections::GRACE)),
+            changed: Notify::new(),
             limiter: RateLimiter::keyed(Quota::per_second(per_second)),
             executor: tx.clone(),
         });
@@ -122,11 +132,11 @@ struct Pending {
     checked: Checked,
     /// `PEER key=FINGERPRINT call=CALL vessel=NAME`: the start of its log line.
     who: String,
-    reply: oneshot::Sender<Result<Outcome, NmError>>,
+    reply: oneshot::Sender<Answer>,
 }
 
 impl Pending {
-    fn new(checked: Checked, peer: IpAddr, reply: oneshot::Sender<Result<Outcome, NmError>>) -> Pending {
+    fn new(checked: Checked, peer: IpAddr, reply: oneshot::Sender<Answer>) -> Pending {
         let key = checked.signer.as_ref().map(|s| s.key.fingerprint().to_string()).unwrap_or_else(|| "-".into());
         let vessel = checked.args.get("vessel").and_then(Value::as_str).unwrap_or("-");
         let who = format!("{peer} key={key} call={} vessel={vessel}", checked.call);
@@ -166,28 +176,34 @@ fn execute(mut node: Node, rx: mpsc::Receiver<Msg>) {
     }
 }
 
-/// Admits every request of `batch`, persists their sequence numbers once, then executes
-/// them in order. A bug in one request must not take the node manager down with it.
+/// Admits every request of `batch`, persists the sequence numbers that must be durable once
+/// (no write at all if none must), then executes them in order. A bug in one request must not
+/// take the node manager down with it.
 fn run_batch(node: &mut Node, batch: Vec<Pending>) {
     let mut admitted = Vec::new();
+    let mut durable = Vec::new();
     for pending in batch {
         match guarded(&pending.checked.call, || node.admit(&pending.checked)) {
-            Ok(()) => admitted.push(pending),
-            Err(e) => answer(pending.who, pending.reply, Err(e)),
+            Ok(admission) => {
+                if let (Some(signer), true) = (&pending.checked.signer, admission.durable) {
+                    durable.push(signer.key.as_str().to_owned());
+                }
+                admitted.push((pending, admission.role));
+            }
+            Err(e) => answer(pending.who, pending.reply, Err(e), false),
         }
     }
-    let signers: Vec<String> = admitted.iter().filter_map(|p| p.checked.signer.as_ref().map(|s| s.key.as_str().to_owned())).collect();
-    if !signers.is_empty() {
-        let keys: Vec<&str> = signers.iter().map(String::as_str).collect();
+    if !durable.is_empty() {
+        let keys: Vec<&str> = durable.iter().map(String::as_str).collect();
         if let Err(e) = guarded("persisting sequence numbers", || node.persist_seq(&keys)) {
-            admitted.into_iter().for_each(|p| answer(p.who, p.reply, Err(e.clone())));
+            admitted.into_iter().for_each(|(p, _)| answer(p.who, p.reply, Err(e.clone()), false));
             return;
         }
     }
-    for Pending { checked, who, reply } in admitted {
+    for (Pending { checked, who, reply }, proven) in admitted {
         let call = checked.call.clone();
         let result = guarded(&call, || node.handle_admitted(checked));
-        answer(who, reply, result);
+        answer(who, reply, result, proven);
     }
 }
 
@@ -201,12 +217,12 @@ fn guarded<T>(what: &str, step: impl FnOnce() -> Result<T, NmError>) -> Result<T
 }
 
 /// Logs one line for the request and sends its answer.
-fn answer(who: String, reply: oneshot::Sender<Result<Outcome, NmError>>, result: Result<Outcome, NmError>) {
+fn answer(who: String, reply: oneshot::Sender<Answer>, result: Result<Outcome, NmError>, proven: bool) {
     match &result {
         Ok(_) => info!("{who} result=ok"),
         Err(e) => info!("{who} result={} ({})", e.code, e.message),
     }
-    let _ = reply.send(result);
+    let _ = reply.send(Answer { result, proven });
 }
 
 async fn shutdown_signal() {
@@ -221,11 +237,48 @@ async fn shutdown_signal() {
     }
 }
 
+/// Accepts connections and gives each a slot of the table, one newcomer at a time: while
+/// the table is full and no connection can give way yet, the others wait in the listen queue.
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let stop = shutdown_signal();
     tokio::pin!(stop);
     let mut housekeeping = tokio::time::interval(Duration::from_secs(60));
+    // A connection accepted but not yet given a slot, and since when it waits.
+    let mut newcomer: Option<(TcpStream, SocketAddr, Instant)> = None;
     loop {
+        let mut until = None;
+        if let Some((stream, peer, since)) = newcomer.take() {
+            let decision = shared.lock_table().admit(Instant::now());
+            match decision {
+                Decision::Admit { id, evicted, displaced } => {
+                    if let Some(old) = displaced {
+                        info!("{peer}: connection table full; connection {old} gives way to connection {id}");
+                    }
+                    tokio::spawn(connection(stream, peer.ip(), id, evicted, shared.clone()));
+                    continue;
+                }
+                Decision::Refuse => {
+                    refuse(stream, peer, &shared, format!("too many connections (at most {})", shared.max_connections));
+                    continue;
+                }
+                Decision::Wait { .. } if since.elapsed() >= connections::ADMISSION_WAIT => {
+                    let why = format!(
+                        "too many connections (at most {}), and none gave way within {} s",
+                        shared.max_connections,
+                        connections::ADMISSION_WAIT.as_secs()
+                    );
+                    refuse(stream, peer, &shared, why);
+                    continue;
+                }
+                Decision::Wait { until: when } => {
+                    let deadline = since + connections::ADMISSION_WAIT;
+                    until = Some(when.map_or(deadline, |w| w.min(deadline)));
+                    newcomer = Some((stream, peer, since));
+                }
+            }
+        }
+        let waiting = newcomer.is_some();
+        let wake = tokio::time::Instant::from_std(until.unwrap_or_else(Instant::now));
         tokio::select! {
             _ = &mut stop => return,
             _ = housekeeping.tick() => {
@@ -233,40 +286,66 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 shared.limiter.retain_recent();
                 shared.limiter.shrink_to_fit();
             }
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let count = shared.connections.fetch_add(1, Ordering::SeqCst) + 1;
-                    let guard = ConnectionGuard(shared.clone());
-                    if count > shared.max_connections {
-                        warn!("{peer}: refused, {} connections already open", shared.max_connections);
-                        let e = NmError::new(Code::Busy, format!("too many connections (at most {})", shared.max_connections));
-                        let mut stream = stream;
-                        let _ = send(&mut stream, &error_response(None, &e), shared.frame_timeout).await;
-                        drop(guard);
-                        return;
-                    }
-                    serve_connection(stream, peer.ip(), &shared).await;
-                    drop(guard);
-                });
-            }
+            _ = shared.changed.notified(), if waiting => {}
+            _ = tokio::time::sleep_until(wake), if waiting => {}
+            accepted = listener.accept(), if !waiting => match accepted {
+                Ok((stream, peer)) => newcomer = Some((stream, peer, Instant::now())),
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
         }
     }
 }
 
-struct ConnectionGuard(Arc<Shared>);
+/// Answers `Busy` on a connection that gets no slot, and closes it.
+fn refuse(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>, why: String) {
+    warn!("{peer}: refused: {why}");
+    let timeout = shared.frame_timeout;
+    tokio::spawn(async move {
+        let mut stream = stream;
+        let _ = send(&mut stream, &error_response(None, &NmError::new(Code::Busy, why)), timeout).await;
+    });
+}
 
-impl Drop for ConnectionGuard {
+impl Shared {
+    fn lock_table(&self) -> MutexGuard<'_, Table> {
+        // The table holds no invariant a panic elsewhere could break half-way.
+        self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Frees the connection's slot when its task ends, however it ends.
+struct SlotGuard {
+    shared: Arc<Shared>,
+    id: connections::Id,
+}
+
+impl Drop for SlotGuard {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+        self.shared.lock_table().remove(self.id);
+        self.shared.changed.notify_one();
+    }
+}
+
+/// Serves one admitted connection until it closes, or until it must give way (`evicted`).
+async fn connection(mut stream: TcpStream, peer: IpAddr, id: connections::Id, evicted: oneshot::Receiver<()>, shared: Arc<Shared>) {
+    let guard = SlotGuard { shared: shared.clone(), id };
+    let gave_way = tokio::select! {
+        served = serve_connection(&mut stream, peer, id, &shared) => served == Served::GaveWay,
+        Ok(()) = evicted => true,
+    };
+    drop(guard);
+    if gave_way {
+        info!("{peer}: connection {id} closed to make room for a new one");
+        let why = format!(
+            "connection closed to make room: all {} connections are in use, and within {} s of connecting this one sent no \
+             request signed by a key with a role on this node",
+            shared.max_connections,
+            connections::GRACE.as_secs()
+        );
+        let _ = send(&mut stream, &error_response(None, &NmError::new(Code::Busy, why)), Duration::from_secs(1)).await;
     }
 }
 
@@ -278,48 +357,63 @@ async fn send(stream: &mut TcpStream, value: &Value, timeout: Duration) -> Resul
     }
 }
 
-async fn serve_connection(mut stream: TcpStream, peer: IpAddr, shared: &Shared) {
+/// How [`serve_connection`] ended.
+#[derive(PartialEq, Eq)]
+enum Served {
+    Closed,
+    /// A complete request arrived after the connection had been told to give way.
+    GaveWay,
+}
+
+async fn serve_connection(stream: &mut TcpStream, peer: IpAddr, id: connections::Id, shared: &Shared) -> Served {
     let _ = stream.set_nodelay(true);
     loop {
-        let body = match frame::read_frame(&mut stream, shared.max_frame_bytes, shared.idle_timeout, shared.frame_timeout).await {
+        let body = match frame::read_frame(stream, shared.max_frame_bytes, shared.idle_timeout, shared.frame_timeout).await {
             Ok(body) => body,
-            Err(FrameError::Closed) | Err(FrameError::Io(_)) => return,
+            Err(FrameError::Closed) | Err(FrameError::Io(_)) => return Served::Closed,
             Err(FrameError::Idle) => {
                 info!("{peer}: closing idle connection");
-                return;
+                return Served::Closed;
             }
             Err(e) => {
                 info!("{peer}: BadFrame ({e}); closing the connection");
-                let _ = send(&mut stream, &error_response(None, &NmError::new(Code::BadFrame, e.to_string())), shared.frame_timeout).await;
-                return;
+                let _ = send(stream, &error_response(None, &NmError::new(Code::BadFrame, e.to_string())), shared.frame_timeout).await;
+                return Served::Closed;
             }
         };
-        let object = match frame::parse_object(&body) {
-            Ok(object) => object,
+        if !shared.lock_table().begin(id) {
+            return Served::GaveWay;
+        }
+        let (response, proven) = match frame::parse_object(&body) {
+            Ok(object) => {
+                let id = request::request_id(&object);
+                match handle(object, peer, shared).await {
+                    Some(Answer { result: Ok((result, warning)), proven }) => (ok_response(id.as_deref(), result, warning), proven),
+                    Some(Answer { result: Err(e), proven }) => (error_response(id.as_deref(), &e), proven),
+                    // The node manager is shutting down.
+                    None => return Served::Closed,
+                }
+            }
             Err(e) => {
                 info!("{peer}: BadFrame ({e}); closing the connection");
-                let _ = send(&mut stream, &error_response(None, &NmError::new(Code::BadFrame, e)), shared.frame_timeout).await;
-                return;
+                let _ = send(stream, &error_response(None, &NmError::new(Code::BadFrame, e)), shared.frame_timeout).await;
+                return Served::Closed;
             }
         };
-        let id = request::request_id(&object);
-        let response = match handle(object, peer, shared).await {
-            Some(Ok((result, warning))) => ok_response(id.as_deref(), result, warning),
-            Some(Err(e)) => error_response(id.as_deref(), &e),
-            // The node manager is shutting down.
-            None => return,
-        };
-        if send(&mut stream, &response, shared.frame_timeout).await.is_err() {
+        shared.lock_table().executed(id, proven);
+        shared.changed.notify_one();
+        if send(stream, &response, shared.frame_timeout).await.is_err() {
             info!("{peer}: could not send a response in time; closing the connection");
-            return;
+            return Served::Closed;
         }
     }
 }
 
-async fn handle(object: serde_json::Map<String, Value>, peer: IpAddr, shared: &Shared) -> Option<Result<Outcome, NmError>> {
+async fn handle(object: serde_json::Map<String, Value>, peer: IpAddr, shared: &Shared) -> Option<Answer> {
+    let refused = |e: NmError| Some(Answer { result: Err(e), proven: false });
     if shared.limiter.check_key(&peer).is_err() {
         info!("{peer} result=Busy (rate limit)");
-        return Some(Err(NmError::new(Code::Busy, format!("too many requests from {peer}; slow down"))));
+        return refused(NmError::new(Code::Busy, format!("too many requests from {peer}; slow down")));
     }
     let checked =
         request::parse_envelope(&object).and_then(|envelope| request::check(envelope, &shared.node_key, unix_now(), shared.max_expiry_s));
@@ -328,7 +422,7 @@ async fn handle(object: serde_json::Map<String, Value>, peer: IpAddr, shared: &S
         Err(e) => {
             let key = object.get("key").and_then(Value::as_str).map(|k| k.chars().take(8).collect()).unwrap_or_else(|| "-".to_string());
             info!("{peer} key={key} call=? result={} ({})", e.code, e.message);
-            return Some(Err(e));
+            return refused(e);
         }
     };
     let (reply, wait) = oneshot::channel();

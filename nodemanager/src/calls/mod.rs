@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use crate::{
     node::Node,
     protocol::{Request, Role},
+    replay::Admitted,
     request::{err, Checked, Code, NmError},
     state::{Status, VesselRecord},
 };
@@ -27,27 +28,41 @@ use crate::{
 /// A successful result and an optional warning.
 pub type Outcome = (Value, Option<String>);
 
+/// What step 6 found out about an admitted request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admission {
+    /// Its sequence number must be durable before it acts.
+    pub durable: bool,
+    /// It is signed by a key that holds a role on some vessel.
+    pub role: bool,
+}
+
 impl Node {
     /// Steps 6–9 of §3.3 for a request whose signature (if any) was checked.
     pub fn handle(&mut self, checked: Checked) -> Result<Outcome, NmError> {
-        self.admit(&checked)?;
-        if let Some(signer) = &checked.signer {
+        let admission = self.admit(&checked)?;
+        if let (Some(signer), true) = (&checked.signer, admission.durable) {
             self.persist_seq(&[signer.key.as_str()])?;
         }
         self.handle_admitted(checked)
     }
     /// Step 6 of §3.3 without the durable write: an unsigned request must be a public call;
-    /// a signed one's sequence number is accepted in memory. The caller persists it (for a
-    /// whole batch of requests at once) before calling [`handle_admitted`](Self::handle_admitted).
-    pub fn admit(&mut self, checked: &Checked) -> Result<(), NmError> {
+    /// a signed one's sequence number is accepted in memory. The caller persists the numbers
+    /// that must be durable (for a whole batch of requests at once) before calling
+    /// [`handle_admitted`](Self::handle_admitted).
+    pub fn admit(&mut self, checked: &Checked) -> Result<Admission, NmError> {
         match &checked.signer {
             None => {
                 if Request::role_of(&checked.call)? != Role::Public {
                     return err(Code::BadSignature, format!("signature required: {} is not a public call", checked.call));
                 }
-                Ok(())
+                Ok(Admission { durable: false, role: false })
             }
-            Some(signer) => self.admit_seq(signer),
+            Some(signer) => {
+                let role = self.has_role(&signer.key);
+                let admitted = self.admit_seq(signer, role)?;
+                Ok(Admission { durable: admitted == Admitted::Durable, role })
+            }
         }
     }
     /// Steps 7–9 of §3.3 for an admitted request whose sequence number is durable.
