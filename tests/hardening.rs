@@ -271,9 +271,10 @@ fn kernel_socket_buffers_count_against_the_memory_limit() {
     assert_eq!(run.status, Some(0), "{run:?}");
     let words: Vec<&str> = run.stdout.split_whitespace().collect();
     assert_eq!((words.first(), words.last()), (Some(&"refused"), Some(&"True")), "{run:?}");
-    // Each connection holds at most 256 KiB in each of its two ends in this vessel.
+    // Each end holds about 256 KiB; an accepted end that did not fit was closed, so the
+    // opened ends alone may fill the 8 MB: at most 8 MB / 256 KiB of them.
     let opened: usize = words[2].parse().unwrap();
-    assert!((1..16).contains(&opened), "{run:?}");
+    assert!((1..=30).contains(&opened), "{run:?}");
 }
 
 /// A 5 MB exception message went to stderr uncharged; the report of an uncaught exception
