@@ -531,21 +531,25 @@ fn sigkill_during_a_burst_loses_nothing_and_restarts_started_vessels() {
     // A burst of uploads from another thread; the node manager is killed in the middle.
     let addr = node.addr.clone();
     let burst_key = node.key("owner");
+    // The kill waits for 20 acknowledgements (a file on disk may not be acknowledged yet).
+    let acks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let acks_seen = acks.clone();
     let burst = std::thread::spawn(move || {
         let mut c = Client::connect(&addr).unwrap().with_key(burst_key);
         let mut acknowledged = Vec::new();
         for i in 0..100_000 {
             let data = format!("file number {i}\n").repeat(50);
             match upload(&mut c, "v3", &format!("f{i}"), data.as_bytes()) {
-                Ok(_) => acknowledged.push(i),
+                Ok(_) => {
+                    acknowledged.push(i);
+                    acks_seen.store(acknowledged.len(), std::sync::atomic::Ordering::SeqCst);
+                }
                 Err(_) => break,
             }
         }
         acknowledged
     });
-    wait_for("some uploads", Duration::from_secs(30), || {
-        (std::fs::read_dir(node.state().join("vessels/v3")).unwrap().count() >= 20).then_some(())
-    });
+    wait_for("some uploads", Duration::from_secs(30), || (acks.load(std::sync::atomic::Ordering::SeqCst) >= 20).then_some(()));
     node.kill9();
     let acknowledged = burst.join().unwrap();
     assert!(acknowledged.len() >= 20, "{}", acknowledged.len());
