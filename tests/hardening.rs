@@ -288,3 +288,76 @@ fn an_enormous_uncaught_exception_message_is_cut() {
     assert!(run.stderr.contains(" bytes left out ...]\n"), "{}", &run.stderr[..200]);
     assert!(run.stderr.ends_with("mmmEND\n"), "{}", &run.stderr[run.stderr.len() - 200..]);
 }
+
+/// A million nested brackets (of every kind, with walrus and star), and 200,000 in a
+/// VirtualNamespace string, overflowed the native stack; now the check refuses them at the
+/// compiler's limit of 200 and says where, and `repy check` agrees with `repy run`.
+#[test]
+fn a_million_nested_brackets_are_refused_where_the_nesting_passes_the_limit() {
+    let million = 1_000_000;
+    let vessel = Vessel::new();
+    for (name, source) in [
+        ("parens.py", format!("x = {}1{}\n", "(".repeat(million), ")".repeat(million))),
+        ("lists.py", format!("x = {}{}\n", "[".repeat(million), "]".repeat(million))),
+        ("dicts.py", format!("x = {}1{}\n", "{1:".repeat(million), "}".repeat(million))),
+        ("walrus.py", format!("x = {}1{}\n", "(a:=".repeat(million), ")".repeat(million))),
+        ("star.py", format!("x = {}[]{}\n", "[*".repeat(million), "]".repeat(million))),
+    ] {
+        vessel.write(name, &source);
+        for command in ["check", "run"] {
+            let run = common::repy_in(vessel.path(), &[command, name]);
+            assert_clean(name, &run);
+            assert_eq!(run.status, Some(3), "{name} under {command}: {run:?}");
+            assert!(run.stderr.starts_with(&format!("{name}:1:")), "{name} under {command}: {run:?}");
+            assert!(run.stderr.contains("too many nested parentheses"), "{name} under {command}: {run:?}");
+        }
+    }
+    let namespace = "try:\n    VirtualNamespace('x = ' + '(' * 200000 + '1' + ')' * 200000, 'deep')\n\
+                     except CodeUnsafeError as e:\n    print('refused:', e)\n";
+    let run = Vessel::new().run(&once(namespace), &[], &[]);
+    assert_clean("namespace", &run);
+    assert_eq!(run.status, Some(0), "{run:?}");
+    assert!(run.stdout.starts_with("refused: VirtualNamespace: deep:1:") && run.stdout.contains("too many nested parentheses"), "{run:?}");
+}
+
+/// Peak resident size of a finished child, in bytes (its own, from wait4).
+fn peak_resident_of(child: std::process::Child) -> (Option<i32>, u64) {
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; wait4 fills both for the child we started.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, usage.ru_maxrss as u64 * 1024)
+}
+
+/// The parser grows its own stack for as deep as the source nests: a line of ten million
+/// minus signs made `repy check` (and the supervisor of `repy run`, before any vessel
+/// limit applies) take 17 GB. Now the address space of a parse is bounded: five million
+/// are refused as too deep within 1 GB; 250,000 parse, are refused by the check, and the
+/// tree that deep is dropped without overflowing the stack.
+#[test]
+fn a_parse_that_nests_without_brackets_is_bounded() {
+    let vessel = Vessel::new();
+    vessel.write("minus.py", &format!("x = {}1\n", "-".repeat(5_000_000)));
+    vessel.write("fewer.py", &format!("x = {}1\n", "-".repeat(250_000)));
+    for command in ["check", "run"] {
+        let child = std::process::Command::new(common::repy_bin())
+            .args([command, "minus.py"])
+            .current_dir(vessel.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let (status, peak) = peak_resident_of(child);
+        assert_eq!(status, Some(3), "{command}: status");
+        assert!(peak < 1_000_000_000, "{command}: the parse peaked at {peak} bytes");
+    }
+    let run = common::repy_in(vessel.path(), &["check", "minus.py"]);
+    assert_clean("minus", &run);
+    assert!(run.stderr.starts_with("minus.py:1:1: nesting too deep: parsing this source would take more than"), "{run:?}");
+    let run = common::repy_in(vessel.path(), &["check", "fewer.py"]);
+    assert_clean("fewer", &run);
+    assert_eq!(run.status, Some(3), "{run:?}");
+    assert!(run.stderr.contains("nesting too deep (more than 1000 levels)"), "{run:?}");
+}

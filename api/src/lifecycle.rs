@@ -61,6 +61,10 @@ pub fn run(program: Program) -> ! {
 /// into the vessel's log.
 fn report_panics_without_paths() {
     std::panic::set_hook(Box::new(|info| {
+        // The check turns a parser's panic into a refusal of the source.
+        if repy_interpreter::check::is_check_thread() {
+            return;
+        }
         let payload = info.payload();
         let message = payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str));
         eprintln!("repy: internal error: {}", message.unwrap_or("a panic without a message"));

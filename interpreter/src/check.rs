@@ -15,8 +15,17 @@ use crate::{identifier::unsafe_identifier_reason, source};
 /// Deepest syntax tree accepted.
 pub const MAX_NESTING: usize = 1000;
 
-/// Native stack for parsing and checking, so that no source can overflow it.
-const CHECK_STACK_BYTES: usize = 1 << 30;
+/// Native stack for checking, and for dropping the deepest tree [`parse_allowance`] lets
+/// the parser build (a few hundred thousand levels, well under 1 KB each).
+const CHECK_STACK_BYTES: usize = 256 << 20;
+
+/// How far the address space may grow while one source is parsed and checked, beyond the
+/// check's stack: room for the syntax tree of any real program. The parser grows its stack
+/// past the thread's for as deep as the source nests, outside any heap count; this bounds
+/// it (a line of ten million minus signs took 17 GB).
+fn parse_allowance(source_bytes: usize) -> u64 {
+    (256 << 20) + 32 * source_bytes as u64
+}
 
 /// One refusal: where, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,18 +49,65 @@ pub fn check_program(bytes: &[u8]) -> Result<String, Vec<Violation>> {
 
 /// Checks source text (a program or VirtualNamespace code).
 pub fn check_source(text: &str) -> Result<(), Vec<Violation>> {
+    keep_check_panics_quiet();
     let owned = text.to_owned();
-    let worker =
-        std::thread::Builder::new().name("repy-check".into()).stack_size(CHECK_STACK_BYTES).spawn(move || check_on_this_thread(&owned));
-    match worker.map(|handle| handle.join()) {
+    let growth = CHECK_STACK_BYTES as u64 + parse_allowance(text.len());
+    let worker = repy_portability::memory::with_address_space_growth(growth, || {
+        std::thread::Builder::new()
+            .name(CHECK_THREAD.into())
+            .stack_size(CHECK_STACK_BYTES)
+            .spawn(move || check_on_this_thread(&owned))
+            .map(|handle| handle.join())
+    });
+    match worker {
         Ok(Ok(result)) => result,
         // A panic in the parser is a refusal, never a crash of the host.
-        Ok(Err(_)) => Err(vec![Violation { line: 1, col: 1, reason: "the parser failed on this source".into() }]),
+        Ok(Err(panic)) => Err(vec![Violation { line: 1, col: 1, reason: parser_failure(&*panic, growth) }]),
         Err(e) => Err(vec![Violation { line: 1, col: 1, reason: format!("cannot start the checker: {e}") }]),
     }
 }
 
+/// Name of the thread that parses and checks.
+const CHECK_THREAD: &str = "repy-check";
+
+/// True on the thread that parses and checks: a panic there becomes a refusal with its
+/// own message, so a panic hook should say nothing about it.
+pub fn is_check_thread() -> bool {
+    std::thread::current().name() == Some(CHECK_THREAD)
+}
+
+/// Wraps the panic hook in force so that it stays silent for the check thread (the default
+/// hook names host paths). A hook set later must ask [`is_check_thread`] itself.
+fn keep_check_panics_quiet() {
+    static WRAPPED: std::sync::Once = std::sync::Once::new();
+    WRAPPED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !is_check_thread() {
+                previous(info)
+            }
+        }));
+    });
+}
+
+/// Why the parser gave up: out of room for its stack (the source nests too deeply), or a
+/// fault of its own.
+fn parser_failure(panic: &(dyn std::any::Any + Send), growth: u64) -> String {
+    let message = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("");
+    if message.contains("allocate stack") {
+        format!("nesting too deep: parsing this source would take more than {} MB", growth >> 20)
+    } else {
+        "the parser failed on this source".into()
+    }
+}
+
 fn check_on_this_thread(text: &str) -> Result<(), Vec<Violation>> {
+    // The compiler's own limit on nested brackets, applied before a tree that deep exists.
+    let file = ruff_source_file::SourceFileBuilder::new("<check>", text).finish();
+    if let Err(e) = rustpython_compiler::pre_parse_source_error(&file) {
+        let (line, col) = e.python_location();
+        return Err(vec![Violation { line, col, reason: format!("syntax error: {e}") }]);
+    }
     let parsed = ruff_python_parser::parse_module(text).map_err(|e| {
         let (line, col) = source::position(text, e.location.start().to_usize());
         vec![Violation { line, col, reason: format!("syntax error: {}", e.error) }]
@@ -440,7 +496,17 @@ print(*a, **k)
             let found = refusals(&src);
             assert!(found.iter().any(|f| f.2.contains("nesting too deep") || f.2.starts_with("syntax error")), "{found:?}");
         }
-        let deep_but_fine = format!("x = {}1{}", "(".repeat(1000), ")".repeat(1000));
+        let deep_but_fine = format!("x = {}1{}", "(".repeat(200), ")".repeat(200));
         assert_eq!(refusals(&deep_but_fine), Vec::new());
+    }
+
+    /// The compiler refuses more than 200 nested brackets; the check says so first, with
+    /// the place, instead of passing a program that `repy run` then refuses.
+    #[test]
+    fn brackets_nested_past_the_compilers_limit_are_refused_where_they_open() {
+        let src = format!("x = 1\ny = {}1{}\n", "([{".repeat(67), "}])".repeat(67));
+        assert_eq!(refusals(&src), vec![(2, 205, "syntax error: too many nested parentheses".to_owned())]);
+        let in_a_string = format!("x = '{}'\n", "(".repeat(1000));
+        assert_eq!(refusals(&in_a_string), Vec::new());
     }
 }

@@ -4,8 +4,10 @@
 //! §4.3).
 
 mod allocator;
+mod growth;
 
 pub use allocator::CountingAllocator;
+pub use growth::with_address_space_growth;
 
 use std::io;
 
@@ -216,7 +218,6 @@ mod imp {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
-    use std::process::Command;
 
     const AS_CHILD_VAR: &str = "REPY_PORTABILITY_AS_CHILD";
 
@@ -269,17 +270,6 @@ mod tests {
 
     #[test]
     fn address_space_limit_refuses_large_allocations() {
-        let output = Command::new(std::env::current_exe().unwrap())
-            .args(["memory::tests::address_space_child", "--exact", "--nocapture", "--test-threads=1"])
-            .env(AS_CHILD_VAR, "1")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.contains("ADDRESS-SPACE-LIMIT-HELD"),
-            "child failed: {:?}\n{stdout}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
+        crate::test_support::run_child_test("memory::tests::address_space_child", AS_CHILD_VAR, "ADDRESS-SPACE-LIMIT-HELD");
     }
 }
