@@ -11,61 +11,36 @@ The per-address rate limit is raised for the run.
 """
 import argparse
 import os
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from _nodes import find_repy, free_port, init_node, keygen, start_node, wait_listening
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repy", default=os.path.join(ROOT, "target", "release", "repy"))
+    parser.add_argument("--repy", default=None, help="the repy binary [target/release/repy]")
     parser.add_argument("--vessels", type=int, default=50)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
-    if not os.path.exists(args.repy):
-        sys.exit(f"no repy binary at {args.repy} (build it or pass --repy)")
+    args.repy = find_repy(args.repy)
     per_node = 25
     counts = [per_node] * (args.vessels // per_node) + ([args.vessels % per_node] if args.vessels % per_node else [])
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([args.repy, "keygen", "bench", "--dir", tmp], check=True, stdout=subprocess.DEVNULL)
+        keygen(args.repy, "bench", tmp)
         nodes, addrs = [], []
         try:
             for i, count in enumerate(counts):
                 addr = f"127.0.0.1:{free_port()}"
                 state = os.path.join(tmp, f"state{i}")
                 first_port = 20000 + 1000 * i
-                subprocess.run(
-                    [args.repy, "node", "init", "--dir", state, "--owner", os.path.join(tmp, "bench.publickey"),
-                     "--listen", addr, "--vessels", str(count), "--cpu", str(0.01 * count + 0.2),
-                     "--memory", str(count * 60_000_000), "--disk", str(count * 20_000_000),
-                     "--ports", f"{first_port}-{first_port + 10 * count - 1}"],
-                    check=True, stdout=subprocess.DEVNULL)
-                config = os.path.join(state, "node.toml")
-                with open(config) as f:
-                    text = f.read().replace("max_requests_per_s = 1000", "max_requests_per_s = 1000000")
-                with open(config, "w") as f:
-                    f.write(text)
-                log = open(os.path.join(tmp, f"node{i}.log"), "w")
-                nodes.append(subprocess.Popen([args.repy, "node", "run", "--dir", state], stderr=log))
+                init_node(args.repy, state, os.path.join(tmp, "bench"), addr, count, cpu=0.01 * count + 0.2,
+                          memory=count * 60_000_000, disk=count * 20_000_000,
+                          ports=f"{first_port}-{first_port + 10 * count - 1}")
+                nodes.append(start_node(args.repy, state, os.path.join(tmp, f"node{i}.log")))
                 addrs.append(addr)
-                host, port = addr.split(":")
-                for _ in range(200):
-                    try:
-                        socket.create_connection((host, int(port)), timeout=1).close()
-                        break
-                    except OSError:
-                        time.sleep(0.05)
+                wait_listening(addr)
             command = [args.repy, "node", "bench", "--key", os.path.join(tmp, "bench"),
                        "--connections", str(args.connections), "--requests", str(args.requests)]
             for addr in addrs:
