@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use repy_api::net::{LocalAddresses, LocalPreference};
-use repy_vessel::RunOptions;
+use repy_vessel::{KernelWallMode, RunOptions};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// Refuse local addresses outside the --ip/--iface list (127.0.0.1 is always allowed).
     #[arg(long)]
     nootherips: bool,
+    /// The worker's kernel wall (Landlock and seccomp on Linux): `enforce` refuses, `report`
+    /// only says what it would refuse [default: $REPY_KERNEL_WALL, else enforce].
+    #[arg(long = "kernel-wall", value_name = "MODE", value_parser = ["enforce", "report"])]
+    kernel_wall: Option<String>,
     /// The program to run.
     program: PathBuf,
     /// Arguments passed to the program as `callargs`.
@@ -36,8 +40,19 @@ pub struct RunArgs {
     args: Vec<String>,
 }
 
+/// The environment's choice of kernel wall mode when `--kernel-wall` is not given (how
+/// the node manager's vessels, which run `repy run`, are switched).
+pub const KERNEL_WALL_VAR: &str = "REPY_KERNEL_WALL";
+
 pub fn run(args: RunArgs, matches: &clap::ArgMatches) -> u8 {
     let preferences = local_preferences(&args.ips, &args.ifaces, matches);
+    let kernel_wall = match kernel_wall_mode(args.kernel_wall.as_deref()) {
+        Ok(mode) => mode,
+        Err(message) => {
+            eprintln!("repy: {message}");
+            return repy_contract::status::ExitStatus::Usage.into();
+        }
+    };
     repy_vessel::run(RunOptions {
         restrictions: args.restrictions,
         cwd: args.cwd,
@@ -46,7 +61,17 @@ pub fn run(args: RunArgs, matches: &clap::ArgMatches) -> u8 {
         local_addresses: LocalAddresses { preferences, no_other_ips: args.nootherips },
         program: args.program,
         args: args.args,
+        kernel_wall,
     })
+}
+
+/// The option, else the environment variable, else `enforce`.
+fn kernel_wall_mode(option: Option<&str>) -> Result<KernelWallMode, String> {
+    let from_env = std::env::var(KERNEL_WALL_VAR).ok().filter(|v| !v.is_empty());
+    match option.map(str::to_owned).or(from_env) {
+        None => Ok(KernelWallMode::Enforce),
+        Some(name) => KernelWallMode::parse(&name).ok_or_else(|| format!("{KERNEL_WALL_VAR} must be 'enforce' or 'report', not '{name}'")),
+    }
 }
 
 /// The `--ip` and `--iface` options in command-line order (repy-api.md §7.3): clap keeps

@@ -1,7 +1,7 @@
 //! Running a program through its lifecycle (repy-api.md §2): the initialize run, the idle
 //! wait, the exit run, and every way the process ends.
 
-use std::{path::PathBuf, sync::Arc, time::Instant};
+use std::{sync::Arc, time::Instant};
 
 use repy_contract::{log::CircularLog, status::ExitStatus, termination::Termination};
 use repy_interpreter::{program, sandbox};
@@ -22,7 +22,8 @@ pub struct Program {
     pub source: String,
     pub callargs: Vec<String>,
     pub restrictions: Arc<Restrictions>,
-    pub logfile: Option<PathBuf>,
+    /// The circular log, already open: the worker opens it before its kernel wall goes up.
+    pub log: Option<CircularLog>,
     /// When `repy run` started (`getruntime()` counts from here).
     pub started: Instant,
     /// Runs before the API is installed and the program compiled: the memory count starts
@@ -71,17 +72,8 @@ fn report_panics_without_paths() {
     }));
 }
 
-fn run_on_this_thread(program: Program) {
-    let output = match &program.logfile {
-        None => Output::new(None),
-        Some(path) => match CircularLog::open(path) {
-            Ok(log) => Output::new(Some(log)),
-            Err(e) => {
-                eprintln!("repy: cannot open log file '{}': {e}", path.display());
-                repy_portability::process::exit_now(ExitStatus::Usage.code())
-            }
-        },
-    };
+fn run_on_this_thread(mut program: Program) {
+    let output = Output::new(program.log.take());
     let interpreter = sandbox::new_interpreter();
     interpreter.enter(|vm| {
         let errors = match sandbox::restrict_builtins(vm) {

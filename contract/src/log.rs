@@ -1,10 +1,16 @@
 //! The size-bounded circular log of `--logfile PATH` (repy-api.md §3): output is appended to
 //! `PATH.new`; when that reaches 16384 bytes it replaces `PATH.old` and a new `PATH.new`
 //! begins. Readers concatenate `.old` + `.new` and keep the last 16384 bytes.
+//!
+//! Both files are opened once, when the log opens, and rotated through those descriptors
+//! (the tail of `.new` copied over `.old`, then `.new` emptied) rather than by renaming:
+//! the worker's kernel wall (Landlock) then needs no right at all on the log's directory,
+//! which the node manager shares between vessels. A reader sees the same tail at every
+//! step of a rotation, as `.new` holds at least [`LOG_CAPACITY`] bytes until it is emptied.
 
 use std::{
     fs::{self, File, OpenOptions},
-    io::{self, Read, Write},
+    io::{self, Read, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
 };
 
@@ -12,9 +18,10 @@ use std::{
 pub const LOG_CAPACITY: u64 = 16384;
 
 pub struct CircularLog {
-    new_path: PathBuf,
-    old_path: PathBuf,
-    file: File,
+    /// `PATH.new`, appended to (and read back at rotation).
+    new: File,
+    /// `PATH.old`, written only at rotation.
+    old: File,
     size: u64,
 }
 
@@ -38,22 +45,36 @@ pub fn base_of(file_name: &str) -> Option<&str> {
 }
 
 impl CircularLog {
-    /// Opens (appending to) the log whose files are `base.old` and `base.new`.
+    /// Opens (appending to) the log whose files are `base.old` and `base.new`, creating
+    /// both.
     pub fn open(base: &Path) -> io::Result<Self> {
         let [old_path, new_path] = files(base);
-        let file = OpenOptions::new().create(true).append(true).open(&new_path)?;
-        let size = file.metadata()?.len();
-        Ok(Self { new_path, old_path, file, size })
+        let new = OpenOptions::new().create(true).read(true).append(true).open(&new_path)?;
+        let old = OpenOptions::new().create(true).write(true).truncate(false).open(&old_path)?;
+        let size = new.metadata()?.len();
+        Ok(Self { new, old, size })
     }
 
     pub fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.file.write_all(data)?;
+        self.new.write_all(data)?;
         self.size += data.len() as u64;
         if self.size >= LOG_CAPACITY {
-            fs::rename(&self.new_path, &self.old_path)?;
-            self.file = OpenOptions::new().create(true).append(true).truncate(false).open(&self.new_path)?;
-            self.size = 0;
+            self.rotate()?;
         }
+        Ok(())
+    }
+
+    /// `.old` becomes the last [`LOG_CAPACITY`] bytes of `.new` (all a reader keeps), then
+    /// `.new` starts empty.
+    fn rotate(&mut self) -> io::Result<()> {
+        let mut tail = Vec::with_capacity(LOG_CAPACITY as usize);
+        self.new.seek(SeekFrom::Start(self.size.saturating_sub(LOG_CAPACITY)))?;
+        (&self.new).take(LOG_CAPACITY).read_to_end(&mut tail)?;
+        self.old.seek(SeekFrom::Start(0))?;
+        self.old.write_all(&tail)?;
+        self.old.set_len(tail.len() as u64)?;
+        self.new.set_len(0)?;
+        self.size = 0;
         Ok(())
     }
 }

@@ -23,6 +23,7 @@
 //! | [`interfaces::all_interfaces`] / [`interfaces::interface_ipv4_addresses`] | `getifaddrs` | same (written) | `GetAdaptersAddresses` (written) |
 //! | [`readiness::wait_readable`] | `poll` | same (written) | `WSAPoll` (written) |
 //! | [`nofollow::open_regular_file`] | `O_NOFOLLOW \| O_NONBLOCK` | same | `FILE_FLAG_OPEN_REPARSE_POINT` (written) |
+//! | [`kernel_wall::lock_down`] (the worker's second wall) | Landlock + seccomp filter | nothing | Job Object (written) |
 //! | [`process::exit_now`] / [`process::write_stderr_raw`] | `_exit` / `write(2)` | same | `std` fallbacks |
 //!
 //! Other Unix systems get the portable parts; per-process CPU time and resident size
@@ -31,6 +32,7 @@
 pub mod child;
 pub mod cpu;
 pub mod interfaces;
+pub mod kernel_wall;
 pub mod machine;
 pub mod memory;
 pub mod nofollow;

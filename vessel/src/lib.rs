@@ -8,6 +8,7 @@
 //! | [`restrictions_file`] | reading a restrictions file, errors naming file and line |
 //! | [`supervisor`] | the worker's supervisor: CPU throttle, disk rescan, how the worker ended |
 //! | [`heap`] | the process's counting allocator and its memory limit |
+//! | `wall` | the worker's kernel wall, raised after set-up (and the debug builds' probe hook) |
 //!
 //! Linking this crate installs the counting allocator as the global allocator.
 
@@ -16,5 +17,6 @@ pub mod program;
 pub mod restrictions_file;
 mod run;
 pub mod supervisor;
+mod wall;
 
-pub use run::{run, RunOptions};
+pub use run::{run, KernelWallMode, RunOptions};

@@ -1,6 +1,6 @@
 //! `repy run` as a library: the checks that come before anything runs (restrictions,
 //! program, static safety), the worker's start under its supervisor, the worker's limits
-//! (heap, address space), then the program's lifecycle.
+//! (heap, address space), its kernel wall, then the program's lifecycle.
 
 use std::{path::PathBuf, sync::Arc, time::Instant};
 
@@ -9,10 +9,12 @@ use repy_api::{
     net::LocalAddresses,
 };
 use repy_contract::{
+    log::CircularLog,
     status::ExitStatus,
     termination::{self, Termination},
 };
 use repy_policy::Resource;
+pub use repy_portability::kernel_wall::Mode as KernelWallMode;
 
 use crate::{program::checked_source, supervisor};
 
@@ -35,6 +37,8 @@ pub struct RunOptions {
     pub program: PathBuf,
     /// The program's `callargs`.
     pub args: Vec<String>,
+    /// The worker's kernel wall: refusing (the default) or only reporting.
+    pub kernel_wall: KernelWallMode,
 }
 
 /// Runs a vessel to its end; returns the exit status of cli.md. In the worker process
@@ -105,13 +109,27 @@ pub fn run(args: RunOptions) -> u8 {
         .saturating_add(restrictions.value(Resource::Insockets).whole_units())
         .saturating_add(2);
     let stacks = threads.saturating_mul(repy_api::runtime::THREAD_STACK_BYTES as u64);
-    let _ = repy_portability::memory::limit_address_space(memory_limit.saturating_add(stacks).saturating_add(ADDRESS_SPACE_SLACK));
+    let address_space = memory_limit.saturating_add(stacks).saturating_add(ADDRESS_SPACE_SLACK);
+    let _ = repy_portability::memory::limit_address_space(address_space);
+    let log = match &logfile {
+        None => None,
+        Some(path) => match CircularLog::open(path) {
+            Ok(log) => Some(log),
+            Err(e) => {
+                eprintln!("repy: cannot open log file '{}': {e}", path.display());
+                return ExitStatus::Usage.into();
+            }
+        },
+    };
+    // Set-up is done and this is still the worker's only thread.
+    let vessel_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    crate::wall::raise(args.kernel_wall, &vessel_dir, address_space);
     lifecycle::run(Program {
         name: args.program.display().to_string(),
         source,
         callargs: args.args,
         restrictions: Arc::new(restrictions),
-        logfile,
+        log,
         started,
         // Counting starts after the interpreter's fixed start-up footprint, before the
         // program is compiled.
