@@ -194,18 +194,18 @@ fn normal_program(port: u16) -> String {
          waitforconn('127.0.0.1', {port}, serve)\ns = openconn('127.0.0.1', {port}, timeout=5)\ns.send('echo')\nprint('tcp', s.recv(100))\ns.close()\n\
          def tick(n):\n    print('timer', n)\n\
          settimer(0.05, tick, [1])\nsettimer(0.1, tick, [2])\nsleep(0.3)\n\
-         for i in range(400):\n    print('log line %d' % i + 'x' * 60)\n"
+         for i in range(1000):\n    print('log line %d' % i + 'x' * 60)\n"
     ))
 }
 
 fn assert_normal(run: &Run, setup: &Setup) {
     assert_eq!(run.status, Some(0), "{run:?}");
-    for expected in ["kept ['data.txt']", "after remove []", "127.0.0.1", "tcp ECHO", "timer 1", "timer 2", "log line 399"] {
+    for expected in ["kept ['data.txt']", "after remove []", "127.0.0.1", "tcp ECHO", "timer 1", "timer 2", "log line 999"] {
         assert!(run.stdout.contains(expected), "{expected}: {run:?}");
     }
     let log = std::fs::read_to_string(setup.vessel.path().join("out.log.old")).unwrap()
         + &std::fs::read_to_string(setup.vessel.path().join("out.log.new")).unwrap();
-    assert!(log.ends_with(&format!("log line 399{}\n", "x".repeat(60))), "the log rotated and kept the tail");
+    assert!(log.ends_with(&format!("log line 999{}\n", "x".repeat(60))), "the log rotated and kept the tail");
     assert!(!log.contains("kept"), "the log is bounded");
 }
 

@@ -9,7 +9,7 @@
 //! step of a rotation, as `.new` holds at least [`LOG_CAPACITY`] bytes until it is emptied.
 
 use std::{
-    fs::{self, File, OpenOptions},
+    fs::{File, OpenOptions},
     io::{self, Read, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
 };
