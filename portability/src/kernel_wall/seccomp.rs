@@ -254,12 +254,88 @@ pub fn install(mode: super::Mode) -> io::Result<String> {
 mod tests {
     use super::*;
 
+    const DENY: u32 = 1;
+    const FOREIGN: u32 = 2;
+
+    /// Runs the filter on one call the way the kernel would (only the instructions the
+    /// filter uses), returning its verdict.
+    fn verdict(arch: u32, nr: libc::c_long, args: [u64; 3]) -> u32 {
+        let program = assemble(&steps(DENY, FOREIGN)).unwrap();
+        let word = |offset: u32| -> u32 {
+            match offset {
+                NR => nr as u32,
+                ARCH_FIELD => arch,
+                o => args[((o - 16) / 8) as usize] as u32,
+            }
+        };
+        let (mut pc, mut a) = (0usize, 0u32);
+        loop {
+            let i = &program[pc];
+            pc += 1;
+            let code = i.code as u32;
+            match code & 0x07 {
+                libc::BPF_LD => a = word(i.k),
+                libc::BPF_ALU => a &= i.k,
+                libc::BPF_RET => return i.k,
+                libc::BPF_JMP => {
+                    let taken = match code & 0xf0 {
+                        libc::BPF_JEQ => a == i.k,
+                        libc::BPF_JGE => a >= i.k,
+                        libc::BPF_JSET => a & i.k != 0,
+                        other => panic!("unexpected jump {other:#x}"),
+                    };
+                    pc += usize::from(if taken { i.jt } else { i.jf });
+                }
+                other => panic!("unexpected class {other:#x}"),
+            }
+        }
+    }
+
+    fn call(nr: libc::c_long, args: [u64; 3]) -> u32 {
+        verdict(ARCH, nr, args)
+    }
+
+    const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+    const NOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+
     #[test]
     fn the_filter_assembles_with_forward_jumps() {
         let program = assemble(&steps(0, 0)).unwrap();
         assert!(program.len() < 255, "{} instructions", program.len());
-        // The last four are the verdicts.
-        let returns = program.iter().rev().take(4).filter(|i| i.code == (libc::BPF_RET | libc::BPF_K) as u16).count();
-        assert_eq!(returns, 4);
+    }
+
+    #[test]
+    fn threads_start_and_other_processes_do_not() {
+        let thread = (libc::CLONE_VM | libc::CLONE_FS | libc::CLONE_FILES | libc::CLONE_SIGHAND | libc::CLONE_THREAD) as u64;
+        assert_eq!(call(libc::SYS_clone, [thread, 0, 0]), ALLOW);
+        assert_eq!(call(libc::SYS_clone, [libc::SIGCHLD as u64, 0, 0]), DENY, "fork");
+        assert_eq!(call(libc::SYS_clone, [thread | libc::CLONE_NEWUSER as u64, 0, 0]), DENY, "a thread in a new namespace");
+        assert_eq!(call(libc::SYS_clone3, [0, 0, 0]), NOSYS, "falls back to clone");
+        for nr in [libc::SYS_execve, libc::SYS_ptrace, libc::SYS_mount, libc::SYS_unshare, libc::SYS_bpf, libc::SYS_personality] {
+            assert_eq!(call(nr, [0, 0, 0]), DENY, "call {nr}");
+        }
+        for nr in [libc::SYS_read, libc::SYS_mmap, libc::SYS_futex, libc::SYS_landlock_restrict_self, libc::SYS_getrandom] {
+            assert_eq!(call(nr, [0, 0, 0]), ALLOW, "call {nr}");
+        }
+    }
+
+    #[test]
+    fn only_tcp_udp_and_route_netlink_sockets_open() {
+        let socket = |family: i32, kind: i32, protocol: i32| call(libc::SYS_socket, [family as u64, kind as u64, protocol as u64]);
+        assert_eq!(socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0), ALLOW);
+        assert_eq!(socket(libc::AF_INET6, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0), ALLOW);
+        assert_eq!(socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE), ALLOW);
+        assert_eq!(socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP), DENY);
+        assert_eq!(socket(libc::AF_INET, 10, 0), DENY, "SOCK_PACKET, the old packet socket");
+        assert_eq!(socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0), DENY);
+        assert_eq!(socket(libc::AF_UNIX, libc::SOCK_STREAM, 0), DENY);
+        assert_eq!(socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_AUDIT), DENY);
+    }
+
+    #[test]
+    fn other_call_conventions_are_refused() {
+        assert_eq!(verdict(0x4000_0003, libc::SYS_read, [0, 0, 0]), FOREIGN, "the i386 convention");
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(call(0x4000_0000 | libc::SYS_execve, [0, 0, 0]), DENY, "x32");
     }
 }
