@@ -118,6 +118,24 @@ mod tests {
     }
 
     #[test]
+    fn rotation_uses_the_open_files_alone() {
+        // The log's directory moves after the log opened: rotation still lands in its files,
+        // so the worker's kernel wall needs no right on that directory.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        let mut log = CircularLog::open(&dir.path().join("a/log")).unwrap();
+        std::fs::rename(dir.path().join("a"), dir.path().join("b")).unwrap();
+        log.append(b"first\n").unwrap();
+        log.append(&[b'y'; 3 * LOG_CAPACITY as usize]).unwrap();
+        log.append(b"last\n").unwrap();
+        let base = dir.path().join("b/log");
+        assert_eq!(std::fs::metadata(with_suffix(&base, ".old")).unwrap().len(), LOG_CAPACITY, "only what a reader keeps");
+        let tail = read_log(&base).unwrap();
+        assert!(tail.ends_with(b"ylast\n"), "the newest bytes are last");
+        assert!(!dir.path().join("a").exists());
+    }
+
+    #[test]
     fn file_names_and_their_base() {
         let [old, new] = files(Path::new("logs/v1.log"));
         assert_eq!((old, new), (PathBuf::from("logs/v1.log.old"), PathBuf::from("logs/v1.log.new")));
