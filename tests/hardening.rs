@@ -361,3 +361,31 @@ fn a_parse_that_nests_without_brackets_is_bounded() {
     assert_eq!(run.status, Some(3), "{run:?}");
     assert!(run.stderr.contains("nesting too deep (more than 1000 levels)"), "{run:?}");
 }
+
+/// The same bound holds for VirtualNamespace code parsed inside the worker, behind its
+/// kernel wall: five million minus signs are refused, and the vessel (whose own heap is
+/// 100 MB) never grows past 1 GB.
+#[test]
+fn a_virtual_namespace_parse_is_bounded_inside_the_worker() {
+    let vessel = Vessel::new();
+    vessel.write(
+        "vn.py",
+        &once(
+            "try:\n    VirtualNamespace('x = ' + '-' * 5000000 + '1', 'deep')\n\
+             except CodeUnsafeError as e:\n    print('refused:', e)\n",
+        ),
+    );
+    let child = std::process::Command::new(common::repy_bin())
+        .args(["run", "vn.py"])
+        .current_dir(vessel.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, peak) = peak_resident_of(child);
+    assert_eq!(status, Some(0), "status");
+    assert!(peak < 1_000_000_000, "the vessel peaked at {peak} bytes");
+    let run = common::repy_in(vessel.path(), &["run", "vn.py"]);
+    assert_clean("namespace", &run);
+    assert!(run.stdout.starts_with("refused: VirtualNamespace: deep:1:1: nesting too deep: parsing"), "{run:?}");
+}

@@ -10,6 +10,9 @@ use super::{landlock, seccomp, Mode, Outcome, Plan, WallState};
 /// on). Those missing on this host are left out.
 const RESOLVER_FILES: [&str; 5] = ["/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf"];
 
+/// The process's own size, read after lock-down by the bound on a parse's growth.
+const OWN_SIZE_FILE: &str = "/proc/self/statm";
+
 pub fn lock_down(plan: &Plan, mode: Mode) -> Outcome {
     // Both walls need it (Landlock and seccomp refuse an unprivileged caller without it),
     // and it keeps a set-uid program from ever gaining rights here.
@@ -18,7 +21,9 @@ pub fn lock_down(plan: &Plan, mode: Mode) -> Outcome {
         let why = format!("no_new_privs refused: {}", std::io::Error::last_os_error());
         return Outcome { file_wall: WallState::Unavailable(why.clone()), call_wall: WallState::Unavailable(why) };
     }
-    let read_only: Vec<&Path> = RESOLVER_FILES.iter().map(Path::new).filter(|p| p.exists()).collect();
+    // The parse of VirtualNamespace code reads the process's own size to bound its growth
+    // (memory/growth.rs); the rule opens /proc/self now, so it names this process's file.
+    let read_only: Vec<&Path> = RESOLVER_FILES.iter().chain(&[OWN_SIZE_FILE]).map(Path::new).filter(|p| p.exists()).collect();
     let file_wall = if !plan.file_wall {
         WallState::Off
     } else {
