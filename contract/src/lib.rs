@@ -15,6 +15,7 @@
 pub mod args;
 pub mod disk;
 pub mod file_name;
+pub mod fuzzing;
 pub mod log;
 pub mod status;
 pub mod termination;

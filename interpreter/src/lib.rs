@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod exceptions;
+pub mod fuzzing;
 pub mod guards;
 pub mod identifier;
 pub mod program;

@@ -17,6 +17,7 @@ pub mod calls;
 pub mod client;
 pub mod connections;
 pub mod frame;
+pub mod fuzzing;
 pub mod init;
 pub mod keys;
 pub mod node;

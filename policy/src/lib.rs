@@ -8,6 +8,7 @@
 
 pub mod calls;
 pub mod fungible;
+pub mod fuzzing;
 pub mod nanny;
 pub mod ports;
 pub mod profile;
