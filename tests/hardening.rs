@@ -320,8 +320,16 @@ fn a_million_nested_brackets_are_refused_where_the_nesting_passes_the_limit() {
     assert!(run.stdout.starts_with("refused: VirtualNamespace: deep:1:") && run.stdout.contains("too many nested parentheses"), "{run:?}");
 }
 
-/// Peak resident size of a finished child, in bytes (its own, from wait4).
-fn peak_resident_of(child: std::process::Child) -> (Option<i32>, u64) {
+/// Runs `repy ARGS` in `dir` to its end: (exit status, peak resident size in bytes of the
+/// process and the children it waited for, from wait4).
+fn peak_resident_of(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, u64) {
+    let child = std::process::Command::new(common::repy_bin())
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let mut status = 0;
     // SAFETY: rusage is plain old data; wait4 fills both for the child we started.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -342,14 +350,7 @@ fn a_parse_that_nests_without_brackets_is_bounded() {
     vessel.write("minus.py", &format!("x = {}1\n", "-".repeat(5_000_000)));
     vessel.write("fewer.py", &format!("x = {}1\n", "-".repeat(250_000)));
     for command in ["check", "run"] {
-        let child = std::process::Command::new(common::repy_bin())
-            .args([command, "minus.py"])
-            .current_dir(vessel.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let (status, peak) = peak_resident_of(child);
+        let (status, peak) = peak_resident_of(vessel.path(), &[command, "minus.py"]);
         assert_eq!(status, Some(3), "{command}: status");
         assert!(peak < 1_000_000_000, "{command}: the parse peaked at {peak} bytes");
     }
@@ -377,14 +378,7 @@ fn a_virtual_namespace_parse_is_bounded_inside_the_worker() {
              except CodeUnsafeError as e:\n    print('refused:', e)\n",
         ),
     );
-    let child = std::process::Command::new(common::repy_bin())
-        .args(["run", "vn.py"])
-        .current_dir(vessel.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (status, peak) = peak_resident_of(child);
+    let (status, peak) = peak_resident_of(vessel.path(), &["run", "vn.py"]);
     assert_eq!(status, Some(0), "status");
     assert!(peak < 1_000_000_000, "the vessel peaked at {peak} bytes");
     let run = common::repy_in(vessel.path(), &["run", "vn.py"]);
