@@ -4,7 +4,7 @@
 
 use std::{
     path::Path,
-    process::{Command, Output},
+    process::Output,
     time::{Duration, Instant},
 };
 
@@ -13,97 +13,10 @@ use repy_nodemanager::{frame, keys::SecretKey};
 use serde_json::{json, Value};
 
 mod common;
-use common::repy_bin;
+use common::testbed::{processes_under, run, text, Testbed};
 
 fn example(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name).display().to_string()
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(repy_bin()).args(args).output().expect("repy runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Processes whose command line mentions `dir` (node managers and vessels of a testbed).
-fn processes_under(dir: &Path) -> Vec<(u32, String)> {
-    let needle = dir.display().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(bytes) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        let line = text(&bytes).replace('\0', " ");
-        if line.contains(&needle) {
-            found.push((pid, line));
-        }
-    }
-    found
-}
-
-/// A testbed in a temporary directory; dropping it runs `repy testbed down` and kills anything left.
-struct Testbed {
-    dir: tempfile::TempDir,
-    nodes: Vec<String>,
-}
-
-impl Testbed {
-    fn up(nodes: usize, vessels: usize, ports: &str) -> Testbed {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().display().to_string();
-        let mut bed = Testbed { dir, nodes: Vec::new() };
-        let out =
-            run(&["testbed", "up", "--nodes", &nodes.to_string(), "--dir", &path, "--vessels", &vessels.to_string(), "--ports", ports]);
-        assert!(out.status.success(), "testbed up failed: {}{}", text(&out.stdout), text(&out.stderr));
-        let list = std::fs::read_to_string(bed.dir.path().join("nodes.txt")).unwrap();
-        bed.nodes = list.lines().map(str::to_string).collect();
-        assert_eq!(bed.nodes.len(), nodes, "{list}");
-        bed
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn key(&self) -> String {
-        self.path().join("testbed").display().to_string()
-    }
-
-    fn nodes_file(&self) -> String {
-        self.path().join("nodes.txt").display().to_string()
-    }
-
-    /// `repy fleet --key DIR/testbed --nodes DIR/nodes.txt ARGS`.
-    fn fleet(&self, args: &[&str]) -> Output {
-        let (key, nodes) = (self.key(), self.nodes_file());
-        let mut all = vec!["fleet", "--key", &key, "--nodes", &nodes];
-        all.extend_from_slice(args);
-        run(&all)
-    }
-
-    fn fleet_json(&self, args: &[&str]) -> (Output, Value) {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.fleet(&all);
-        let doc: Value =
-            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", text(&out.stdout), text(&out.stderr)));
-        (out, doc)
-    }
-
-    fn pid(&self, node: usize) -> u32 {
-        std::fs::read_to_string(self.path().join(format!("node{node}.pid"))).unwrap().trim().parse().unwrap()
-    }
-}
-
-impl Drop for Testbed {
-    fn drop(&mut self) {
-        let _ = run(&["testbed", "down", "--dir", &self.path().display().to_string()]);
-        for (pid, _) in processes_under(self.path()) {
-            // SAFETY: plain kill of a process this test started.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
-    }
 }
 
 fn ok_or_show(out: &Output, what: &str) {

@@ -7,6 +7,8 @@ use std::{
     process::{Command, Output},
 };
 
+pub mod testbed;
+
 pub struct Run {
     pub status: Option<i32>,
     pub stdout: String,
