@@ -1,7 +1,9 @@
-//! `repy check PROGRAM...`: the static safety check alone.
+//! `repy check PROGRAM...`: the static safety check alone, of each program and its libraries.
 
-use repy_vessel::program::checked_source;
+use std::path::PathBuf;
 
-pub fn check(programs: &[std::path::PathBuf]) -> u8 {
-    programs.iter().map(|p| checked_source(p).err().unwrap_or(0)).max().unwrap_or(0)
+use repy_vessel::program::load;
+
+pub fn check(programs: &[PathBuf], lib_dirs: &[PathBuf]) -> u8 {
+    programs.iter().map(|p| load(p, lib_dirs).err().unwrap_or(0)).max().unwrap_or(0)
 }

@@ -55,8 +55,12 @@ pub struct FleetArgs {
 enum FleetCommand {
     /// List the vessels this key may use: node, vessel, status, role, resources.
     Browse,
-    /// Copy files into every vessel (each under its base name).
+    /// Copy files into every vessel (each under its base name); a program brings the
+    /// libraries it imports.
     Upload {
+        /// A directory to find libraries in after each program's own (repeatable).
+        #[arg(long = "lib", value_name = "DIR")]
+        lib_dirs: Vec<PathBuf>,
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
@@ -88,6 +92,9 @@ enum FleetCommand {
         /// Seconds to wait for the programs to end.
         #[arg(long, value_name = "S", default_value_t = 300.0)]
         timeout: f64,
+        /// A directory to find libraries in after the program's own (repeatable).
+        #[arg(long = "lib", value_name = "DIR")]
+        lib_dirs: Vec<PathBuf>,
         program: PathBuf,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -97,18 +104,18 @@ enum FleetCommand {
 fn build(command: FleetCommand) -> Result<Command, String> {
     Ok(match command {
         FleetCommand::Browse => Command::Browse,
-        FleetCommand::Upload { files } => Command::upload(&files)?,
+        FleetCommand::Upload { files, lib_dirs } => Command::upload(&files, &lib_dirs)?,
         FleetCommand::Start { program, args } => Command::start(&program, args)?,
         FleetCommand::Stop => Command::Stop,
         FleetCommand::Log => Command::Log,
         FleetCommand::List => Command::List,
         FleetCommand::Download { file, to } => Command::download(&file, to)?,
         FleetCommand::Reset => Command::Reset,
-        FleetCommand::Run { timeout, program, args } => {
+        FleetCommand::Run { timeout, program, args, lib_dirs } => {
             if !(timeout.is_finite() && timeout > 0.0 && timeout <= 1e7) {
                 return Err(format!("--timeout {timeout}: expected a positive number of seconds"));
             }
-            Command::run(&program, args, Duration::from_secs_f64(timeout))?
+            Command::run(&program, args, Duration::from_secs_f64(timeout), &lib_dirs)?
         }
     })
 }

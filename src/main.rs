@@ -24,8 +24,12 @@ struct Cli {
 enum Command {
     /// Run one Repy program in a sandboxed vessel.
     Run(run_cmd::RunArgs),
-    /// Check programs against the static safety rules without running them.
+    /// Check programs, and the libraries they import, against the static safety rules
+    /// without running them.
     Check {
+        /// A directory to find libraries in after each program's own (repeatable).
+        #[arg(long = "lib", value_name = "DIR")]
+        lib_dirs: Vec<PathBuf>,
         /// Program files to check.
         #[arg(required = true)]
         programs: Vec<PathBuf>,
@@ -60,7 +64,7 @@ fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let status = match cli.command {
         Command::Run(args) => run_cmd::run(args, matches.subcommand_matches("run").expect("parsed as run")),
-        Command::Check { programs } => check_cmd::check(&programs),
+        Command::Check { programs, lib_dirs } => check_cmd::check(&programs, &lib_dirs),
         Command::Restrictions { action } => restrictions_cmd::run(action),
         Command::Keygen(args) => keygen_cmd::run(args),
         Command::Fleet(args) => fleet_cmd::run(args),

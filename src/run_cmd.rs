@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// only says what it would refuse [default: $REPY_KERNEL_WALL, else enforce].
     #[arg(long = "kernel-wall", value_name = "MODE", value_parser = ["enforce", "report"])]
     kernel_wall: Option<String>,
+    /// A directory to find libraries in after the program's own, before the built-in ones
+    /// (repeatable).
+    #[arg(long = "lib", value_name = "DIR")]
+    lib_dirs: Vec<PathBuf>,
     /// The program to run.
     program: PathBuf,
     /// Arguments passed to the program as `callargs`.
@@ -62,6 +66,7 @@ pub fn run(args: RunArgs, matches: &clap::ArgMatches) -> u8 {
         program: args.program,
         args: args.args,
         kernel_wall,
+        lib_dirs: args.lib_dirs,
     })
 }
 

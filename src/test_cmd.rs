@@ -20,7 +20,8 @@
 //!   (other tests); the program itself is kept beside the vessel, not in it, so `listdir()`
 //!   shows only the data files. The child runs `repy run --restrictions R --cwd vessel
 //!   ut_NAME.py ARGS` from the directory holding the vessel, so tracebacks name the test's
-//!   file name.
+//!   file name. Its libraries are found beside the test (`--lib` with the test's directory,
+//!   then the `--lib` directories of `repy test`), then among the built-in ones.
 //! * Each non-empty `out`/`error` text must be a substring of a line after the line matched by
 //!   the previous text of the same stream. With an `error` pragma any exit status is
 //!   accepted; the texts decide.
@@ -56,6 +57,9 @@ pub struct TestArgs {
     /// Seconds after which a test that has not ended is killed and fails.
     #[arg(long, value_name = "S", default_value = "30", value_parser = parse_timeout, allow_negative_numbers = true)]
     timeout: f64,
+    /// A directory to find libraries in after the test's own (repeatable).
+    #[arg(long = "lib", value_name = "DIR")]
+    lib_dirs: Vec<PathBuf>,
     /// Directories to search for `ut_*.py` tests, or test files (default: `.`).
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -105,19 +109,22 @@ pub fn run(args: TestArgs) -> u8 {
         eprintln!("repy: no ut_*.py tests under {}", shown.join(", "));
     }
     let timeout = Duration::from_secs_f64(args.timeout);
+    // The child runs in another directory.
+    let lib_dirs: Arc<Vec<PathBuf>> =
+        Arc::new(args.lib_dirs.iter().map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())).collect());
     let workers = thread::available_parallelism().map_or(1, |n| n.get()).min(tests.len().max(1));
     let tests = Arc::new(tests);
     let next = Arc::new(AtomicUsize::new(0));
     let (sender, receiver) = mpsc::channel::<(usize, Outcome)>();
     let mut handles = Vec::new();
     for _ in 0..workers {
-        let (tests, next, sender, exe) = (tests.clone(), next.clone(), sender.clone(), exe.clone());
+        let (tests, next, sender, exe, lib_dirs) = (tests.clone(), next.clone(), sender.clone(), exe.clone(), lib_dirs.clone());
         // Each test's child is spawned from this thread, which waits for it: the child's
         // "die with parent" signal is tied to the spawning thread.
         handles.push(thread::spawn(move || loop {
             let index = next.fetch_add(1, Ordering::SeqCst);
             let Some(test) = tests.get(index) else { break };
-            let outcome = run_test(&exe, test, timeout);
+            let outcome = run_test(&exe, test, &lib_dirs, timeout);
             if sender.send((index, outcome)).is_err() {
                 break;
             }
@@ -204,7 +211,7 @@ fn fail(why: impl Into<String>) -> Outcome {
 }
 
 /// Prepares the vessel, runs the test and judges its output.
-fn run_test(exe: &Path, test: &TestCase, timeout: Duration) -> Outcome {
+fn run_test(exe: &Path, test: &TestCase, lib_dirs: &[PathBuf], timeout: Duration) -> Outcome {
     let source = match std::fs::read(&test.file) {
         Ok(bytes) => bytes,
         Err(e) => return fail(format!("cannot read '{}': {e}", test.file.display())),
@@ -267,6 +274,11 @@ fn run_test(exe: &Path, test: &TestCase, timeout: Duration) -> Outcome {
             return fail(format!("cannot write the restrictions file into the temporary directory: {e}"));
         }
         command.arg("--restrictions").arg("restrictions");
+    }
+    // The test's libraries are those beside it (the program runs from a copy elsewhere).
+    let own_dir = std::path::absolute(if folder.as_os_str().is_empty() { Path::new(".") } else { &folder }).unwrap_or_default();
+    for dir in std::iter::once(&own_dir).chain(lib_dirs) {
+        command.arg("--lib").arg(dir);
     }
     command.arg("--cwd").arg("vessel").arg(&file_name).args(&tokens);
     command.current_dir(work.path()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());

@@ -378,7 +378,7 @@ fn the_tutorial_programs_run_as_shown() {
          RepyArgumentError: sleep: seconds must be a number\n\
          ResourceForbiddenError: recvmess: UDP port 80 is not a messport of this vessel\n\
          LockDoubleReleaseError: release: the lock is not locked\n\
-         CodeUnsafeError: VirtualNamespace: snippet:1:1: import is not allowed (nothing can be imported)\n\
+         CodeUnsafeError: VirtualNamespace: snippet:1:8: no library 'os' was loaded with the program\n\
          RepyError: removefile: file name 'no such file' contains ' ' (allowed: a-z 0-9 . _ -)\n"
     );
 
@@ -393,7 +393,7 @@ fn the_tutorial_programs_run_as_shown() {
     assert_eq!((run.status, run.stdout.as_str()), (Some(3), ""), "{run:?}");
     assert_eq!(
         run.stderr,
-        "examples/tutorial/unsafe.py:3:1: import is not allowed (nothing can be imported)\n\
+        "examples/tutorial/unsafe.py:3:8: 'os.path' is not a library name: libraries have plain names (there are no host modules or packages)\n\
          examples/tutorial/unsafe.py:6:13: name '__class__' is not allowed (contains '__')\n"
     );
 

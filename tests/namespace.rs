@@ -20,7 +20,7 @@ fn unsafe_or_invalid_code_raises_code_unsafe_error_with_positions() {
     ));
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{run:?}");
-    assert_eq!(lines[0], "VirtualNamespace: bad:1:1: import is not allowed (nothing can be imported)");
+    assert_eq!(lines[0], "VirtualNamespace: bad:1:8: no library 'os' was loaded with the program");
     assert_eq!(lines[1], "VirtualNamespace: bad:1:3: name '__class__' is not allowed (contains '__')");
     assert!(lines[2].contains("bad:1:1: 'global' is not allowed"), "{run:?}");
     assert!(lines[3].starts_with("VirtualNamespace: bad:1:") && lines[3].contains("syntax error"), "{run:?}");

@@ -8,11 +8,13 @@
 //! shares, holding the network state (`net/mod.rs`, `net/addresses.rs`,
 //! `net/registry.rs`), the open files (`open_files.rs`) and the count of memory outside the heap (`outside_heap.rs`), none of which imports a call.
 //! The calls live in one file per family: `file.rs`, `timer.rs`, `lock.rs`, `misc.rs`,
-//! `namespace.rs`, `print.rs` and `net/`. `lifecycle.rs` runs a program.
+//! `namespace.rs`, `print.rs` and `net/`. `lifecycle.rs` runs a program, `imports.rs` its
+//! libraries.
 
 #[macro_use]
 pub mod call;
 pub mod file;
+pub mod imports;
 pub mod lifecycle;
 pub mod lock;
 pub mod misc;
@@ -86,18 +88,24 @@ pub fn install(vm: &VirtualMachine, rt: &Arc<Runtime>, globals: &PyDictRef) -> P
         // API objects come only from API calls: their types cannot be called.
         class.slots.new.store(None);
     }
-    let native = |f: &ApiFunction| {
-        let (rt, run) = (rt.clone(), f.run);
-        vm.new_function(f.name, move |args: FuncArgs, vm: &VirtualMachine| run(&rt, args, vm))
-    };
+    for f in BUILTIN_FUNCTIONS {
+        vm.builtins.dict().set_item(f.name, native(vm, rt, f), vm)?;
+    }
+    install_globals(vm, rt, globals)
+}
+
+/// Binds the API's global functions into `globals`: a program's, or a library's.
+pub fn install_globals(vm: &VirtualMachine, rt: &Arc<Runtime>, globals: &PyDictRef) -> PyResult<()> {
     for f in GLOBAL_FUNCTIONS {
-        globals.set_item(f.name, native(f).into(), vm)?;
+        globals.set_item(f.name, native(vm, rt, f), vm)?;
     }
     // SafeDict is a type programs construct; `_context` is a SafeDict view of the globals.
     globals.set_item("SafeDict", SafeDict::make_static_type().into(), vm)?;
     globals.set_item("_context", SafeDict::wrap(globals.clone()).into_ref(&vm.ctx).into(), vm)?;
-    for f in BUILTIN_FUNCTIONS {
-        vm.builtins.dict().set_item(f.name, native(f).into(), vm)?;
-    }
     Ok(())
+}
+
+fn native(vm: &VirtualMachine, rt: &Arc<Runtime>, f: &ApiFunction) -> rustpython_vm::PyObjectRef {
+    let (rt, run) = (rt.clone(), f.run);
+    vm.new_function(f.name, move |args: FuncArgs, vm: &VirtualMachine| run(&rt, args, vm)).into()
 }

@@ -20,6 +20,8 @@ pub struct Program {
     pub name: String,
     /// Source that passed the static check.
     pub source: String,
+    /// The libraries it imports, checked, each before those that import it.
+    pub libraries: Vec<repy_libraries::Library>,
     pub callargs: Vec<String>,
     pub restrictions: Arc<Restrictions>,
     /// The circular log, already open: the worker opens it before its kernel wall goes up.
@@ -88,6 +90,7 @@ fn run_on_this_thread(mut program: Program) {
         runtime.usage_figures = program.usage;
         runtime.outside_heap = program.outside_heap;
         runtime.net = crate::net::Network::new(program.local_addresses.clone());
+        runtime.library_names = program.libraries.iter().map(|l| l.name.clone()).collect();
         let rt = Arc::new(runtime);
         if let Err(exc) = lifecycle(vm, &rt, program) {
             rt.die_with_exception(vm, &exc);
@@ -110,6 +113,9 @@ fn lifecycle(vm: &VirtualMachine, rt: &Arc<Runtime>, program: Program) -> PyResu
     };
     Runtime::set_thread_name("MainThread".to_owned());
     globals.set_item("mycontext", vm.ctx.new_dict().into(), vm)?;
+    if let Err(message) = crate::imports::install(vm, rt, &program.libraries, &globals)? {
+        rt.output.finish(Stream::Stderr, format!("{message}\n").as_bytes(), ExitStatus::CodeSafety)
+    }
 
     for callfunc in ["initialize", "exit"] {
         if callfunc == "exit" {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use repy_interpreter::{
-    check::{check_source, format_violations},
+    check::{check_source, format_violations, Violation},
     exceptions::RepyErrorKind,
     program,
     safedict::SafeDict,
@@ -60,7 +60,16 @@ api_function! {
             Some(n) => exact_str(&n, vm).ok_or_else(|| call.arg_error("name must be a str"))?,
         };
         call.check_rules_on(&[])?;
-        if let Err(violations) = check_source(&code) {
+        let violations = match check_source(&code) {
+            Err(violations) => violations,
+            // Code strings import only what the program's own imports loaded.
+            Ok(imports) => imports
+                .into_iter()
+                .filter(|i| !rt.library_names.contains(&i.name))
+                .map(|i| Violation { line: i.line, col: i.col, reason: format!("no library '{}' was loaded with the program", i.name) })
+                .collect(),
+        };
+        if !violations.is_empty() {
             let lines = format_violations(&name, &violations).join("; ");
             return Err(call.error(RepyErrorKind::CodeUnsafe, lines));
         }

@@ -70,6 +70,8 @@ pub struct Runtime {
     pub net: Network,
     /// Threads that run callbacks.
     threads: Pool,
+    /// The libraries the program may import (VirtualNamespace code may import them too).
+    pub library_names: Vec<String>,
 }
 
 impl Runtime {
@@ -89,6 +91,7 @@ impl Runtime {
             open_files: Default::default(),
             net: Default::default(),
             threads: Default::default(),
+            library_names: Vec::new(),
         }
     }
 

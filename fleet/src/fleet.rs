@@ -33,14 +33,28 @@ pub use repy_nodemanager::protocol::MAX_START_ARGS;
 
 pub enum Command {
     Browse,
-    Upload { files: Vec<(String, Vec<u8>)> },
-    Start { program: String, args: Vec<String> },
+    Upload {
+        files: Vec<(String, Vec<u8>)>,
+    },
+    Start {
+        program: String,
+        args: Vec<String>,
+    },
     Stop,
     Log,
     List,
-    Download { file: String, to: PathBuf },
+    Download {
+        file: String,
+        to: PathBuf,
+    },
     Reset,
-    Run { program: String, data: Vec<u8>, args: Vec<String>, timeout: Duration },
+    /// `files` holds the program first, then its libraries.
+    Run {
+        program: String,
+        files: Vec<(String, Vec<u8>)>,
+        args: Vec<String>,
+        timeout: Duration,
+    },
 }
 
 impl Command {
@@ -58,8 +72,10 @@ impl Command {
         }
     }
 
-    /// `upload FILE...`: reads the files now; each is stored under its base name.
-    pub fn upload(paths: &[PathBuf]) -> Result<Command, String> {
+    /// `upload FILE...`: reads the files now; each is stored under its base name. A program
+    /// (`.py`) brings the libraries it imports, found as `repy run` finds them (beside it, in
+    /// `lib_dirs`, built in), unless a file of that name is uploaded too.
+    pub fn upload(paths: &[PathBuf], lib_dirs: &[PathBuf]) -> Result<Command, String> {
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         for path in paths {
             let name = vessel_file_name(path)?;
@@ -69,6 +85,17 @@ impl Command {
             let data = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
             files.push((name, data));
         }
+        let mut libraries = Vec::new();
+        for (path, (_, data)) in paths.iter().zip(&files) {
+            if path.extension().is_some_and(|e| e == "py") {
+                libraries.extend(libraries_of(path, data, lib_dirs)?);
+            }
+        }
+        for (name, data) in libraries {
+            if !files.iter().any(|(n, _)| *n == name) {
+                files.push((name, data));
+            }
+        }
         Ok(Command::Upload { files })
     }
 
@@ -77,17 +104,31 @@ impl Command {
         Ok(Command::Start { program: vessel_file_name(program)?, args })
     }
 
-    /// `run PROGRAM ARGS...`: reads PROGRAM now.
-    pub fn run(program: &Path, args: Vec<String>, timeout: Duration) -> Result<Command, String> {
+    /// `run PROGRAM ARGS...`: reads PROGRAM and its libraries now.
+    pub fn run(program: &Path, args: Vec<String>, timeout: Duration, lib_dirs: &[PathBuf]) -> Result<Command, String> {
         let name = vessel_file_name(program)?;
         let data = std::fs::read(program).map_err(|e| format!("cannot read '{}': {e}", program.display()))?;
-        Ok(Command::Run { program: name, data, args, timeout })
+        let mut files = libraries_of(program, &data, lib_dirs)?;
+        files.retain(|(n, _)| *n != name);
+        files.insert(0, (name.clone(), data));
+        Ok(Command::Run { program: name, files, args, timeout })
     }
 
     pub fn download(file: &str, to: PathBuf) -> Result<Command, String> {
         check_vessel_name(file)?;
         Ok(Command::Download { file: file.to_string(), to })
     }
+}
+
+/// The libraries the program at `path` imports, as vessel files; the check's refusals name
+/// the file, line and column.
+fn libraries_of(path: &Path, data: &[u8], lib_dirs: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let shown = path.display().to_string();
+    let checked =
+        repy_interpreter::check::check_program(data).map_err(|v| repy_interpreter::check::format_violations(&shown, &v).join("\n"))?;
+    let search = repy_libraries::SearchPath::for_program(path, lib_dirs);
+    let libraries = repy_libraries::resolve(&shown, &checked, &search).map_err(|lines| lines.join("\n"))?;
+    Ok(libraries.into_iter().map(|l| (l.file_name(), l.source.into_bytes())).collect())
 }
 
 fn check_vessel_name(name: &str) -> Result<(), String> {
@@ -541,9 +582,12 @@ fn act_on_vessel(
             fields.insert("status".into(), result["status"].clone());
             fields.insert("args".into(), json!(args));
         }
-        Command::Run { program, data, .. } => {
+        Command::Run { files, .. } => {
             let args = expanded.get(&(index, v.name.clone())).cloned().unwrap_or_else(|| Err("no arguments".into()))?;
-            call(AddFileToVessel { vessel: vessel.clone(), filename: program.clone(), data: STANDARD.encode(data) }.into())?;
+            for (name, data) in files {
+                call(AddFileToVessel { vessel: vessel.clone(), filename: name.clone(), data: STANDARD.encode(data) }.into())
+                    .map_err(|e| format!("{name}: {e}"))?;
+            }
             let before = call(ReadVesselLog { vessel: vessel.clone() }.into())?;
             v.log_before = before["log"].as_str().unwrap_or("").to_string();
             let result = call(StartVessel { vessel, args: args.clone() }.into())?;
@@ -603,9 +647,9 @@ mod tests {
             std::fs::create_dir(dir.path().join(sub)).unwrap();
             std::fs::write(dir.path().join(sub).join("x.py"), "pass\n").unwrap();
         }
-        let e = Command::upload(&[dir.path().join("a/x.py"), dir.path().join("b/x.py")]).err().unwrap();
+        let e = Command::upload(&[dir.path().join("a/x.py"), dir.path().join("b/x.py")], &[]).err().unwrap();
         assert!(e.contains("two files to upload are named 'x.py'"), "{e}");
-        let e = Command::upload(&[dir.path().join("c.py")]).err().unwrap();
+        let e = Command::upload(&[dir.path().join("c.py")], &[]).err().unwrap();
         assert!(e.contains("cannot read") && e.contains("c.py"), "{e}");
     }
 

@@ -40,15 +40,30 @@ pub fn format_violations(file_name: &str, violations: &[Violation]) -> Vec<Strin
     violations.iter().map(|v| format!("{file_name}:{}:{}: {}", v.line, v.col, v.reason)).collect()
 }
 
-/// Decodes and checks a program file; returns its text when it is safe.
-pub fn check_program(bytes: &[u8]) -> Result<String, Vec<Violation>> {
-    let text = source::decode_source(bytes).map_err(|(line, col, reason)| vec![Violation { line, col, reason }])?;
-    check_source(&text)?;
-    Ok(text)
+/// One `import NAME` or `from NAME import ...` of a library, and where it stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Import {
+    pub name: String,
+    pub line: usize,
+    pub col: usize,
 }
 
-/// Checks source text (a program or VirtualNamespace code).
-pub fn check_source(text: &str) -> Result<(), Vec<Violation>> {
+/// A source that passed the check: its text, and the libraries it imports (in source order).
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub text: String,
+    pub imports: Vec<Import>,
+}
+
+/// Decodes and checks a program file; returns its text when it is safe.
+pub fn check_program(bytes: &[u8]) -> Result<Checked, Vec<Violation>> {
+    let text = source::decode_source(bytes).map_err(|(line, col, reason)| vec![Violation { line, col, reason }])?;
+    let imports = check_source(&text)?;
+    Ok(Checked { text, imports })
+}
+
+/// Checks source text (a program or VirtualNamespace code); returns what it imports.
+pub fn check_source(text: &str) -> Result<Vec<Import>, Vec<Violation>> {
     keep_check_panics_quiet();
     let owned = text.to_owned();
     let growth = CHECK_STACK_BYTES as u64 + parse_allowance(text.len());
@@ -101,7 +116,7 @@ fn parser_failure(panic: &(dyn std::any::Any + Send), growth: u64) -> String {
     }
 }
 
-fn check_on_this_thread(text: &str) -> Result<(), Vec<Violation>> {
+fn check_on_this_thread(text: &str) -> Result<Vec<Import>, Vec<Violation>> {
     // The compiler's own limit on nested brackets, applied before a tree that deep exists.
     let file = ruff_source_file::SourceFileBuilder::new("<check>", text).finish();
     if let Err(e) = rustpython_compiler::pre_parse_source_error(&file) {
@@ -112,10 +127,17 @@ fn check_on_this_thread(text: &str) -> Result<(), Vec<Violation>> {
         let (line, col) = source::position(text, e.location.start().to_usize());
         vec![Violation { line, col, reason: format!("syntax error: {}", e.error) }]
     })?;
-    let mut checker = Checker { found: Vec::new(), depth: 0, too_deep: false };
+    let mut checker = Checker { found: Vec::new(), imports: Vec::new(), depth: 0, too_deep: false };
     checker.visit_body(&parsed.syntax().body);
     if checker.found.is_empty() {
-        return Ok(());
+        return Ok(checker
+            .imports
+            .into_iter()
+            .map(|(offset, name)| {
+                let (line, col) = source::position(text, offset);
+                Import { name, line, col }
+            })
+            .collect());
     }
     checker.found.sort_by_key(|(offset, _)| *offset);
     Err(checker
@@ -131,6 +153,8 @@ fn check_on_this_thread(text: &str) -> Result<(), Vec<Violation>> {
 struct Checker {
     /// (byte offset, reason)
     found: Vec<(usize, String)>,
+    /// (byte offset, library name)
+    imports: Vec<(usize, String)>,
     depth: usize,
     too_deep: bool,
 }
@@ -166,6 +190,56 @@ impl Checker {
 
     fn leave(&mut self) {
         self.depth -= 1;
+    }
+
+    /// `import NAME [as ALIAS]` and `from NAME import NAME [as ALIAS], ...` of a library
+    /// by a plain name: no dotted, relative or `*` imports, which have no meaning here.
+    fn import(&mut self, stmt: &Stmt) {
+        match stmt {
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    self.library(&alias.name);
+                    if let Some(name) = &alias.asname {
+                        self.ident(name);
+                    }
+                }
+            }
+            Stmt::ImportFrom(from) => {
+                if from.level > 0 {
+                    self.refuse(from.range, "relative imports are not allowed (import a library by its name)");
+                    return;
+                }
+                match &from.module {
+                    Some(module) => self.library(module),
+                    None => self.refuse(from.range, "import of nothing"),
+                }
+                for alias in &from.names {
+                    if alias.name.as_str() == "*" {
+                        self.refuse(alias.range, "'from ... import *' is not allowed: name what you import");
+                        continue;
+                    }
+                    self.ident(&alias.name);
+                    if let Some(name) = &alias.asname {
+                        self.ident(name);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn library(&mut self, module: &Identifier) {
+        let name = module.as_str();
+        if name.contains('.') {
+            self.refuse(
+                module.range,
+                format!("'{name}' is not a library name: libraries have plain names (there are no host modules or packages)"),
+            );
+        } else if let Some(reason) = unsafe_identifier_reason(name) {
+            self.refuse(module.range, format!("library name {reason}"));
+        } else {
+            self.imports.push((module.range.start().to_usize(), name.to_owned()));
+        }
     }
 }
 
@@ -204,7 +278,7 @@ impl<'a> Visitor<'a> for Checker {
             }
             Stmt::For(_) | Stmt::With(_) | Stmt::Try(_) => {}
             Stmt::Import(_) | Stmt::ImportFrom(_) => {
-                self.refuse(stmt.range(), "import is not allowed (nothing can be imported)");
+                self.import(stmt);
                 walk = false;
             }
             Stmt::Global(_) => {
@@ -374,7 +448,7 @@ mod tests {
 
     fn refusals(src: &str) -> Vec<(usize, usize, String)> {
         match check_source(src) {
-            Ok(()) => Vec::new(),
+            Ok(_) => Vec::new(),
             Err(v) => v.into_iter().map(|v| (v.line, v.col, v.reason)).collect(),
         }
     }
@@ -389,8 +463,12 @@ mod tests {
 
     #[test]
     fn refused_statements_are_reported_with_positions() {
-        refused_at("import os", 1, 1, "import");
-        refused_at("x = 1\nfrom os import path", 2, 1, "import");
+        refused_at("import os.path", 1, 8, "plain names");
+        refused_at("x = 1\nfrom . import path", 2, 1, "relative");
+        refused_at("from rpc import *", 1, 17, "import *");
+        refused_at("import __main__", 1, 8, "library name");
+        refused_at("from rpc import __dict__", 1, 17, "name");
+        refused_at("import rpc as __x", 1, 15, "name");
         refused_at("def f():\n    global g", 2, 5, "global");
         refused_at("async def f():\n    pass", 1, 1, "async");
         refused_at("def f():\n    x = [i async for i in y]", 2, 12, "async");
@@ -400,6 +478,14 @@ mod tests {
         refused_at("class A(metaclass=M):\n    pass", 1, 9, "metaclass");
         refused_at("class A(B, x=1):\n    pass", 1, 12, "class keyword 'x'");
         refused_at("x = t'{y}'", 1, 5, "template");
+    }
+
+    #[test]
+    fn imports_of_libraries_are_listed_with_positions() {
+        let src = "import serialize\ndef f():\n    from rpc import rpc_call as call, RpcError\nimport clock as c, serialize\n";
+        let found: Vec<(String, usize, usize)> = check_source(src).unwrap().into_iter().map(|i| (i.name, i.line, i.col)).collect();
+        let expected = [("serialize", 1, 8), ("rpc", 3, 10), ("clock", 4, 8), ("serialize", 4, 20)];
+        assert_eq!(found, expected.map(|(n, l, c)| (n.to_owned(), l, c)));
     }
 
     #[test]
@@ -425,7 +511,7 @@ mod tests {
 
     #[test]
     fn every_violation_is_reported_in_order() {
-        let found = refusals("import a\nx.__dict__\nglobal b\n");
+        let found = refusals("import a.b\nx.__dict__\nglobal b\n");
         assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1, 2, 3]);
     }
 

@@ -16,7 +16,10 @@ use repy_contract::{
 use repy_policy::Resource;
 pub use repy_portability::kernel_wall::Mode as KernelWallMode;
 
-use crate::{program::checked_source, supervisor};
+use crate::{
+    program::{load, Loaded},
+    supervisor,
+};
 
 /// Address space beyond heap and stacks: code, interpreter, allocator arenas.
 const ADDRESS_SPACE_SLACK: u64 = 4 << 30;
@@ -39,6 +42,8 @@ pub struct RunOptions {
     pub args: Vec<String>,
     /// The worker's kernel wall: refusing (the default) or only reporting.
     pub kernel_wall: KernelWallMode,
+    /// Directories searched for libraries after the program's own (`--lib`).
+    pub lib_dirs: Vec<PathBuf>,
 }
 
 /// Runs a vessel to its end; returns the exit status of cli.md. In the worker process
@@ -68,9 +73,9 @@ pub fn run(args: RunOptions) -> u8 {
     // The worker runs exactly the source the supervisor read and checked (also when the
     // program is a pipe such as /dev/stdin): it arrives on the worker's standard input.
     let handed = is_worker && std::env::var_os(supervisor::SOURCE_ON_STDIN_VAR).is_some();
-    let source = if handed { read_handed_source(&args.program) } else { checked_source(&args.program) };
-    let source = match source {
-        Ok(source) => source,
+    let loaded = if handed { read_handed_source(&args.program, &args.lib_dirs) } else { load(&args.program, &args.lib_dirs) };
+    let Loaded { source, libraries } = match loaded {
+        Ok(loaded) => loaded,
         Err(status) => return status,
     };
     if !is_worker {
@@ -127,6 +132,7 @@ pub fn run(args: RunOptions) -> u8 {
     lifecycle::run(Program {
         name: args.program.display().to_string(),
         source,
+        libraries,
         callargs: args.args,
         restrictions: Arc::new(restrictions),
         log,
@@ -143,12 +149,13 @@ pub fn run(args: RunOptions) -> u8 {
     })
 }
 
-/// The program source the supervisor handed over, checked again.
-fn read_handed_source(program: &std::path::Path) -> Result<String, u8> {
+/// The program source the supervisor handed over, checked again; its libraries are files
+/// (or built in), found again from the same directory.
+fn read_handed_source(program: &std::path::Path, lib_dirs: &[PathBuf]) -> Result<Loaded, u8> {
     let mut bytes = Vec::new();
     if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
         eprintln!("repy: internal error: cannot receive the program from the supervisor: {e}");
         return Err(ExitStatus::Usage.into());
     }
-    crate::program::checked_bytes(&program.display().to_string(), &bytes)
+    crate::program::load_bytes(program, &bytes, lib_dirs)
 }
