@@ -13,7 +13,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{repy_bin, repy_in, Run};
+use common::{
+    repy_bin, repy_in,
+    testbed::{text, Testbed},
+    Run,
+};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -411,6 +415,9 @@ fn the_tutorial_programs_run_as_shown() {
     assert!(read("docs/tutorial.md").contains(run.stderr.trim_end()), "the tutorial shows these lines: {run:?}");
 
     checked.insert("examples/tutorial/chat.py".into()); // run by the_chat_works_between_two_vessels
+    for gossip in ["average1.py", "average2.py"] {
+        checked.insert(format!("examples/tutorial/{gossip}")); // run by the_tutorial_gossip_steps_work_on_a_testbed
+    }
     let files: BTreeSet<String> = tutorial_files().into_iter().map(|(p, _)| p).collect();
     assert_eq!(checked, files, "every program of the tutorial is run by this test");
 }
@@ -543,4 +550,40 @@ fn the_tutorial_transcripts_are_exact() {
         compared += 1;
     }
     assert!(compared >= 6, "only {compared} transcripts compared");
+}
+
+/// The last number each vessel printed after `marker` (`round 40 value 0.2500` and the like).
+fn last_numbers(log: &str, marker: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut last = std::collections::BTreeMap::new();
+    for line in log.lines() {
+        let Some((vessel, rest)) = line.split_once(": ") else { continue };
+        if let Some(number) = rest.split_once(marker).and_then(|(_, n)| n.trim().parse::<f64>().ok()) {
+            last.insert(vessel.to_owned(), number);
+        }
+    }
+    last
+}
+
+/// Part 2 of the tutorial on a testbed of four vessels, as it shows: averaging converges to
+/// 1/4 everywhere with the sum kept, and the asker estimates 4.
+#[test]
+fn the_tutorial_gossip_steps_work_on_a_testbed() {
+    let bed = Testbed::up(2, 2, "60500-60999");
+    let program = |name: &str| root().join("examples/tutorial").join(name).display().to_string();
+    let out = bed.fleet(&["run", "--timeout", "120", &program("average1.py"), "{ip}:{port}", "{peers}"]);
+    let log = text(&out.stdout);
+    assert!(out.status.success(), "{log}{}", text(&out.stderr));
+    let values = last_numbers(&log, "round 40 value");
+    assert_eq!(values.len(), 4, "{log}");
+    let sum: f64 = values.values().sum();
+    assert!((sum - 1.0).abs() < 0.01, "the numbers no longer sum to 1: {values:?}");
+    assert!(values.values().all(|v| (v - 0.25).abs() < 0.01), "not converged to 1/4: {values:?}");
+
+    let out = bed.fleet(&["run", "--timeout", "120", &program("average2.py"), "{ip}:{port}", "{peers}"]);
+    let log = text(&out.stdout);
+    assert!(out.status.success(), "{log}{}", text(&out.stderr));
+    let estimates = last_numbers(&log, "round 40 size estimate");
+    assert_eq!(estimates.len(), 1, "only the asker estimates: {log}");
+    let estimate = *estimates.values().next().unwrap();
+    assert!((estimate - 4.0).abs() <= 0.08, "estimate {estimate}, not within 2 % of 4");
 }
