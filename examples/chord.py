@@ -289,8 +289,8 @@ def serve_lookups():
                 addr, hops = find_successor(key, me)
                 print("lookup %d -> %d" % (key, ident(addr)))
                 reply = "found %d %d %s %d %s" % (key, ident(addr), addr, hops, reqid)
-            except Unreachable as e:
-                reply = "failed %d %s %s" % (key, reqid, str(e))
+            except Exception as e:  # Unreachable, or no event free for a time-out
+                reply = "failed %d %s %s" % (key, reqid, str(e).replace(" ", "_"))
             try:
                 sendmess(host, port, reply, myip, myport)
             except Exception as e:
