@@ -4,10 +4,16 @@
 /// Line and column (both 1-based, columns in characters) of byte `offset` in `text`.
 pub fn position(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
+    // As Python (and the compiler's own messages) count: a line ends at \n, \r\n or a lone \r.
+    let bytes = text.as_bytes();
+    let (mut line, mut line_start) = (1, 0);
+    for (i, &b) in bytes[..offset].iter().enumerate() {
+        if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+            line += 1;
+            line_start = i + 1;
+        }
+    }
+    (line, text[line_start..offset].chars().count() + 1)
 }
 
 /// The source as text, or (line, column, reason) of the first invalid byte.
@@ -41,5 +47,7 @@ mod tests {
     fn positions_count_characters() {
         assert_eq!(position("ab\ncé d", 7), (2, 4));
         assert_eq!(position("x", 0), (1, 1));
+        // Python's line ends: \n, \r\n and a lone \r (the compiler's errors count so).
+        assert_eq!(position("a\rb\r\nc\nd", 7), (4, 1));
     }
 }
