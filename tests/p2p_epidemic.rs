@@ -1,0 +1,166 @@
+//! Epidemic examples end to end: push-pull size estimation (examples/aggregate.py) on a
+//! 20-vessel testbed, following the size when two vessels stop; UDP multicast down a tree
+//! (examples/multicast.py); a TCP tunnel (examples/tcp_tunnel.py) towards an echo server run
+//! by the test. Every testbed is stopped by its Drop guard.
+
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::Path,
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+mod common;
+use common::{
+    repy_bin,
+    testbed::{run, text, Testbed},
+};
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name).display().to_string()
+}
+
+fn ok_or_show(out: &Output, what: &str) {
+    assert!(out.status.success(), "{what} failed ({:?}):\n{}{}", out.status, text(&out.stdout), text(&out.stderr));
+}
+
+/// (node/vessel, log) for every vessel that answered.
+fn logs(bed: &Testbed) -> Vec<(String, String)> {
+    let (_, doc) = bed.fleet_json(&["log"]);
+    doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (format!("{}/{}", r["node"].as_str().unwrap(), r["vessel"].as_str().unwrap_or("?")), r["log"].as_str().unwrap_or("").to_string()))
+        .collect()
+}
+
+/// Starts PROGRAM with '{ip}:{port}' '{peers}' and returns every vessel's (node, vessel, address).
+fn start(bed: &Testbed, program: &str) -> Vec<(String, String, String)> {
+    ok_or_show(&bed.fleet(&["upload", &example(program)]), "upload");
+    let (out, started) = bed.fleet_json(&["start", program, "{ip}:{port}", "{peers}"]);
+    ok_or_show(&out, "start");
+    started["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["node"].as_str().unwrap().to_string(), r["vessel"].as_str().unwrap().to_string(), r["args"][1].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// (estimate, round, epoch) from the asker's `size estimate N round R epoch E` lines.
+fn estimates(log: &str) -> Vec<(f64, u32, u32)> {
+    log.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split(' ').collect();
+            (w.len() == 7 && w[0] == "size" && w[1] == "estimate")
+                .then(|| (w[2].parse().unwrap(), w[4].parse().unwrap(), w[6].parse().unwrap()))
+        })
+        .collect()
+}
+
+/// 20 vessels: within 30 rounds of an epoch the asker's estimate is within 2% of 20; after two
+/// vessels stop, a later epoch's estimate is within 2% of 18.
+#[test]
+fn aggregate_estimates_the_size_and_follows_two_stops() {
+    let bed = Testbed::up(4, 5, "63000-63499");
+    let vessels = start(&bed, "aggregate.py");
+    assert_eq!(vessels.len(), 20);
+    let asker = format!("{}/{}", vessels[0].0, vessels[0].1);
+    let asker_log = |bed: &Testbed| logs(bed).into_iter().find(|(place, _)| *place == asker).map(|(_, log)| log).unwrap_or_default();
+    let near = |x: f64, n: f64| (x - n).abs() <= 0.02 * n;
+
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let first = loop {
+        let found = estimates(&asker_log(&bed)).into_iter().find(|&(x, round, _)| near(x, 20.0) && round <= 30);
+        if let Some(hit) = found {
+            break hit;
+        }
+        assert!(Instant::now() < deadline, "no estimate within 2% of 20 in 30 rounds:\n{}", asker_log(&bed));
+        std::thread::sleep(Duration::from_millis(500));
+    };
+
+    // Stop two vessels (not the asker) through their node manager.
+    let stopped_at = estimates(&asker_log(&bed)).last().unwrap().2;
+    for (node, vessel, _) in &vessels[7..9] {
+        let out = run(&["node", "call", "--key", &bed.key(), "--node", node, "StopVessel", &format!("vessel={vessel}")]);
+        ok_or_show(&out, "StopVessel");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let all = estimates(&asker_log(&bed));
+        if all.iter().any(|&(x, _, epoch)| epoch > stopped_at && near(x, 18.0)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "first {first:?}; no estimate within 2% of 18 after the stops:\n{}", asker_log(&bed));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// 7 vessels in a binary tree: every one logs the root's messages 1..=3, the same text.
+#[test]
+fn multicast_reaches_every_vessel_of_the_tree() {
+    let bed = Testbed::up(1, 7, "63500-63699");
+    let vessels = start(&bed, "multicast.py");
+    assert_eq!(vessels.len(), 7);
+    let wanted: Vec<String> = (1..=3).map(|seq| format!("got {seq} hello from the root")).collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = logs(&bed);
+        if logs.len() == 7 && logs.iter().all(|(_, log)| wanted.iter().all(|w| log.lines().any(|l| l == w))) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not every vessel got messages 1-3:\n{logs:#?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// `repy run tcp_tunnel.py` towards an echo server of the test: 8 KB sent through the tunnel
+/// come back unchanged, on two connections at once.
+#[test]
+fn tcp_tunnel_relays_both_ways() {
+    let echo = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = echo.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in echo.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 || conn.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let port = common::free_port();
+    let mut child = Command::new(repy_bin())
+        .args(["run", &example("tcp_tunnel.py"), &format!("127.0.0.1:{port}"), &target.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut conns = Vec::new();
+    while conns.len() < 2 {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(c) => conns.push(c),
+            Err(_) => {
+                assert!(Instant::now() < deadline, "the tunnel never listened on {port}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    for (i, conn) in conns.iter_mut().enumerate() {
+        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let data: Vec<u8> = (0..8192u32).map(|n| (n * 7 + i as u32) as u8).collect();
+        conn.write_all(&data).unwrap();
+        let mut back = vec![0u8; data.len()];
+        conn.read_exact(&mut back).unwrap();
+        assert_eq!(back, data, "connection {i}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
