@@ -45,7 +45,7 @@ use std::{
 
 use clap::Args;
 use repy_contract::status::ExitStatus;
-use repy_portability::child::{configure_child, signal_group, Signal};
+use repy_portability::child::{configure_child, repy_command, signal_group, Signal};
 
 /// At most this many bytes of each stream are kept per test.
 const KEPT_OUTPUT: usize = 1 << 20;
@@ -265,7 +265,7 @@ fn run_test(exe: &Path, test: &TestCase, lib_dirs: &[PathBuf], timeout: Duration
     if let Err(e) = std::fs::write(work.path().join(&file_name), &program) {
         return fail(format!("cannot write the test program into the temporary directory: {e}"));
     }
-    let mut command = Command::new(exe);
+    let mut command = repy_command(exe);
     command.arg("run");
     if let Some(text) = &restrictions_text {
         let substituted = ports::substitute(text, &port_map);

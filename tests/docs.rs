@@ -14,7 +14,7 @@ use std::{
 };
 
 use common::{
-    repy_bin, repy_in,
+    repy, repy_in,
     testbed::{text, Testbed},
     Run,
 };
@@ -430,7 +430,7 @@ struct Background {
 
 impl Background {
     fn start(vessel: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(repy_bin())
+        let mut child = repy()
             .args(["run", "--cwd", vessel.to_str().unwrap(), "examples/tutorial/chat.py"])
             .args(args)
             .current_dir(root())

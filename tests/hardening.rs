@@ -90,7 +90,7 @@ fn run_timed(source: &str, restrictions: &str) -> (Vec<(std::time::Instant, Vec<
     let vessel = Vessel::new();
     vessel.write("r.txt", &restrictions_with(restrictions));
     vessel.write("prog.py", source);
-    let mut child = std::process::Command::new(common::repy_bin())
+    let mut child = common::repy()
         .args(["run", "--restrictions", "r.txt", "prog.py"])
         .current_dir(vessel.path())
         .stdout(Stdio::piped())
@@ -135,7 +135,7 @@ fn one_large_file_write_is_held_to_filewrite_over_every_window() {
     let vessel = Vessel::new();
     vessel.write("r.txt", &restrictions_with("resource filewrite 20000"));
     vessel.write("prog.py", &once("f = open('big.txt', 'w')\nf.write('x' * 80000)\nf.close()\nprint('written')"));
-    let child = std::process::Command::new(common::repy_bin())
+    let child = common::repy()
         .args(["run", "--restrictions", "r.txt", "prog.py"])
         .current_dir(vessel.path())
         .stdout(std::process::Stdio::piped())
@@ -219,7 +219,7 @@ fn a_rate_limited_udp_listener_does_not_queue_datagrams_for_seconds() {
     let vessel = Vessel::new();
     vessel.write("r.txt", &restrictions_with("resource looprecv 2000"));
     vessel.write("prog.py", &once(&program));
-    let mut child = std::process::Command::new(common::repy_bin())
+    let mut child = common::repy()
         .args(["run", "--restrictions", "r.txt", "prog.py"])
         .current_dir(vessel.path())
         .stdout(std::process::Stdio::piped())
@@ -323,13 +323,8 @@ fn a_million_nested_brackets_are_refused_where_the_nesting_passes_the_limit() {
 /// Runs `repy ARGS` in `dir` to its end: (exit status, peak resident size in bytes of the
 /// process and the children it waited for, from wait4).
 fn peak_resident_of(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, u64) {
-    let child = std::process::Command::new(common::repy_bin())
-        .args(args)
-        .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child =
+        common::repy().args(args).current_dir(dir).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     let mut status = 0;
     // SAFETY: rusage is plain old data; wait4 fills both for the child we started.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };

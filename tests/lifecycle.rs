@@ -182,7 +182,7 @@ fn a_spawned_worker_runs_what_the_supervisor_checked() {
 
 fn a_program_can_come_from_a_pipe_with(spawn: bool) {
     use std::io::Write;
-    let mut command = std::process::Command::new(common::repy_bin());
+    let mut command = common::repy();
     if spawn {
         command.env("REPY_SPAWN_WORKER", "1");
     }
@@ -206,7 +206,7 @@ fn a_killed_supervisor_leaves_no_worker_behind() {
     use std::io::{BufRead, BufReader};
     let vessel = Vessel::new();
     vessel.write("spin.py", "if callfunc == 'initialize':\n    print('running')\n    while True:\n        sleep(0.05)\n");
-    let mut supervisor = std::process::Command::new(common::repy_bin())
+    let mut supervisor = common::repy()
         .args(["run", "spin.py"])
         .current_dir(vessel.path())
         .stdout(std::process::Stdio::piped())

@@ -7,11 +7,11 @@ use std::{
     io::{BufRead, BufReader},
     net::{Ipv4Addr, TcpListener, UdpSocket},
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{free_port, once, repy_bin, restrictions_with, run_program, Run, Vessel};
+use common::{free_port, once, repy, restrictions_with, run_program, Run, Vessel};
 
 /// A `repy run` in the background that is killed when dropped.
 struct Background(Child);
@@ -19,7 +19,7 @@ struct Background(Child);
 impl Background {
     /// Starts `repy run ARGS...` from the project directory and waits for its first line.
     fn start(args: &[&str]) -> (Background, String) {
-        let mut child = Command::new(repy_bin())
+        let mut child = repy()
             .arg("run")
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -5,7 +5,7 @@ use std::{
     io::{Read, Write},
     net::TcpStream,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     time::{Duration, Instant},
 };
 
@@ -20,9 +20,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-fn repy() -> Command {
-    Command::new(common::repy_bin())
-}
+use common::repy;
 
 /// Runs `repy ARGS` and returns (success, stdout, stderr).
 fn repy_cli(args: &[&str]) -> (bool, String, String) {

@@ -4,17 +4,17 @@
 mod common;
 
 use std::{
-    process::{Command, Stdio},
+    process::Stdio,
     time::{Duration, Instant},
 };
 
-use common::{once, repy_bin, restrictions_with, Run, Vessel};
+use common::{once, repy, restrictions_with, Run, Vessel};
 
 /// Runs `repy run` with a kill deadline; returns the run and its wall time.
 fn run_with_deadline(vessel: &Vessel, source: &str, extra: &[&str], deadline: Duration) -> (Run, Duration) {
     vessel.write("prog.py", source);
     let start = Instant::now();
-    let mut child = Command::new(repy_bin())
+    let mut child = repy()
         .arg("run")
         .args(extra)
         .arg("prog.py")
@@ -82,7 +82,7 @@ fn disk_growth_outside_the_api_is_caught_by_the_rescan() {
     let vessel = Vessel::new();
     vessel.write("r.txt", &restrictions_with("resource diskused 100000"));
     vessel.write("prog.py", &once("print('sleeping')\nsleep(30)"));
-    let mut child = Command::new(repy_bin())
+    let mut child = repy()
         .args(["run", "--restrictions", "r.txt", "prog.py"])
         .current_dir(vessel.path())
         .stdout(Stdio::piped())
@@ -112,7 +112,7 @@ fn cpu_bound_programs_are_held_near_their_fraction() {
     );
     let start = Instant::now();
     #[allow(clippy::zombie_processes)]
-    let child = Command::new(repy_bin()).args(["run", "--restrictions", "r.txt", "prog.py"]).current_dir(vessel.path()).spawn().unwrap();
+    let child = repy().args(["run", "--restrictions", "r.txt", "prog.py"]).current_dir(vessel.path()).spawn().unwrap();
     // wait4 reports the CPU time of this child and of the worker it reaped, and of nothing
     // else (other tests run their own children concurrently); it also reaps the child.
     let mut status = 0;
@@ -165,7 +165,7 @@ fn usage_report_lists_every_resource() {
 fn sigterm_stops_the_vessel_with_128_plus_the_signal() {
     let vessel = Vessel::new();
     vessel.write("prog.py", &once("print('up')\nsleep(60)"));
-    let mut child = Command::new(repy_bin()).args(["run", "prog.py"]).current_dir(vessel.path()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = repy().args(["run", "prog.py"]).current_dir(vessel.path()).stdout(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
@@ -178,7 +178,7 @@ fn sigterm_stops_the_vessel_with_128_plus_the_signal() {
 fn run_reporting(vessel: &Vessel, extra_env: &[(&str, &str)], args: &[&str]) -> (Run, String) {
     let outside = tempfile::tempdir().unwrap();
     let report = outside.path().join("v1.ended");
-    let output = Command::new(repy_bin())
+    let output = repy()
         .arg("run")
         .args(args)
         .arg("prog.py")
@@ -221,7 +221,7 @@ fn the_vessel_reports_why_it_was_ended_to_whoever_started_it() {
 fn an_unusable_termination_report_is_named_and_nothing_runs() {
     let vessel = Vessel::new();
     vessel.write("prog.py", &once("print('ran')"));
-    let output = Command::new(repy_bin())
+    let output = repy()
         .args(["run", "prog.py"])
         .env("REPY_TERMINATION_REPORT", "/no/such/dir/v1.ended")
         .current_dir(vessel.path())

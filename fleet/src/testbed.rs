@@ -13,7 +13,7 @@ use std::{
     io::{Read, Seek, SeekFrom},
     net::{TcpListener, UdpSocket},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     time::{Duration, Instant},
 };
 
@@ -23,7 +23,7 @@ use repy_nodemanager::{
     keys,
     protocol::GetVessels,
 };
-use repy_portability::child::{detach_from_session, signal_process, Signal};
+use repy_portability::child::{detach_from_session, repy_command, signal_process, Signal};
 
 /// Ports per vessel.
 pub const PORTS_PER_VESSEL: u16 = 10;
@@ -214,7 +214,7 @@ fn spawn_node(repy: &Path, dir: &Path, i: usize) -> Result<Child, String> {
         .open(&log_path)
         .map_err(|e| format!("cannot open '{}': {e}", log_path.display()))?;
     let log2 = log.try_clone().map_err(|e| format!("cannot open '{}': {e}", log_path.display()))?;
-    let mut command = Command::new(repy);
+    let mut command = repy_command(repy);
     command.arg("node").arg("run").arg("--dir").arg(state_dir(dir, i));
     command.stdin(Stdio::null()).stdout(log).stderr(log2);
     // The node survives `testbed up` and Ctrl-C in the shell that ran it.

@@ -8,7 +8,7 @@ use std::{
     io::Read,
     os::unix::process::ExitStatusExt,
     path::PathBuf,
-    process::{Command, Stdio},
+    process::Stdio,
     sync::{
         mpsc::{self, Receiver, RecvTimeoutError},
         Arc, Mutex,
@@ -17,7 +17,7 @@ use std::{
 };
 
 use repy_contract::termination::{self, Termination};
-use repy_portability::child::{configure_child, signal_group, Signal};
+use repy_portability::child::{configure_child, repy_command, signal_group, Signal};
 
 use crate::state::{Layout, Network, Status};
 
@@ -114,7 +114,7 @@ impl Launch<'_> {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
-        let mut command = Command::new(&self.repy);
+        let mut command = repy_command(&self.repy);
         command.args(self.argv()).env(termination::REPORT_VAR, &report).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         configure_child(&mut command, true, true);
         let mut child = command.spawn()?;

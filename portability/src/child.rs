@@ -2,7 +2,7 @@
 //! outlive its supervisor, and the supervisor must be able to stop, continue and end it
 //! (with any processes it started, when it has a process group of its own).
 
-use std::{io, process::Command};
+use std::{io, path::Path, process::Command};
 
 /// What to do to a process or process group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +16,26 @@ pub enum Signal {
     Stop,
     /// Continue after [`Signal::Stop`] (Unix SIGCONT; Windows [`crate::suspend::resume`]).
     Continue,
+}
+
+/// Test-only: a program (with arguments, split at spaces) that runs every repy process
+/// repy itself starts, for instance `qemu-aarch64 -L /usr/aarch64-linux-gnu` when the test
+/// suite runs a cross-built repy on a machine whose kernel cannot run it by itself (no
+/// `binfmt_misc`). `./x cross` sets it; debug builds only, release builds ignore it.
+pub const TEST_RUNNER_VAR: &str = "REPY_TEST_RUNNER";
+
+/// A command that runs the repy executable `exe`: directly, or in a debug build under the
+/// program named by [`TEST_RUNNER_VAR`].
+pub fn repy_command(exe: &Path) -> Command {
+    if cfg!(debug_assertions) {
+        if let Some(runner) = std::env::var(TEST_RUNNER_VAR).ok().filter(|r| !r.trim().is_empty()) {
+            let mut words = runner.split_whitespace();
+            let mut cmd = Command::new(words.next().expect("not empty"));
+            cmd.args(words).arg(exe);
+            return cmd;
+        }
+    }
+    Command::new(exe)
 }
 
 /// Prepares `cmd` for a supervised child.

@@ -37,9 +37,16 @@ pub fn repy_bin() -> PathBuf {
     std::env::var_os("REPY_TEST_BINARY").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_repy")))
 }
 
+/// A command running the binary under test, under `REPY_TEST_RUNNER` when set (test-only:
+/// `./x cross` names qemu-user there, to run a cross-built repy; the repy processes it
+/// starts honour the same variable).
+pub fn repy() -> Command {
+    repy_portability::child::repy_command(&repy_bin())
+}
+
 /// Runs `repy ARGS...` in `dir`.
 pub fn repy_in(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::new(repy_bin()).args(args).current_dir(dir).output().expect("repy runs");
+    let output = repy().args(args).current_dir(dir).output().expect("repy runs");
     Run::from(output)
 }
 

@@ -1,17 +1,14 @@
 //! A local testbed for end-to-end tests: `repy testbed up` in a temporary directory, the
 //! fleet client against it, and a Drop guard that stops it even when an assertion fails.
 
-use std::{
-    path::Path,
-    process::{Command, Output},
-};
+use std::{path::Path, process::Output};
 
 use serde_json::Value;
 
-use super::repy_bin;
+use super::repy;
 
 pub fn run(args: &[&str]) -> Output {
-    Command::new(repy_bin()).args(args).output().expect("repy runs")
+    repy().args(args).output().expect("repy runs")
 }
 
 pub fn text(bytes: &[u8]) -> String {

@@ -5,7 +5,7 @@
 use std::{
     io,
     path::Path,
-    process::{Command, ExitStatus},
+    process::ExitStatus,
     sync::mpsc::{Receiver, RecvTimeoutError},
     time::{Duration, Instant},
 };
@@ -17,7 +17,7 @@ use repy_contract::{
 };
 use repy_policy::{Resource, Restrictions};
 use repy_portability::{
-    child::{configure_child, signal_process, Signal},
+    child::{configure_child, repy_command, signal_process, Signal},
     cpu::process_cpu_time,
     suspend::{resume, suspend},
 };
@@ -82,7 +82,7 @@ fn spawn_worker(source: &str) -> Result<Worker, u8> {
         eprintln!("repy: cannot find the repy executable: {e}");
         u8::from(Status::Usage)
     })?;
-    let mut worker = Command::new(exe);
+    let mut worker = repy_command(&exe);
     worker.args(std::env::args_os().skip(1));
     worker.env(WORKER_ROLE_VAR, WORKER_ROLE).env(SOURCE_ON_STDIN_VAR, "1").stdin(std::process::Stdio::piped());
     configure_child(&mut worker, false, true);
