@@ -24,7 +24,7 @@ pub enum Signal {
 /// `binfmt_misc`). `./x cross` sets it; debug builds only, release builds ignore it.
 pub const TEST_RUNNER_VAR: &str = "REPY_TEST_RUNNER";
 
-/// A command that runs the repy executable `exe`: directly, or in a debug build under the
+/// A command that runs the repy executable (or a test binary) `exe`: directly, or in a debug build under the
 /// program named by [`TEST_RUNNER_VAR`].
 pub fn repy_command(exe: &Path) -> Command {
     if cfg!(debug_assertions) {

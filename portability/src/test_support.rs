@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 /// test whose effect is process-wide (a resource limit); asserts that it passed and printed
 /// `marker`.
 pub fn run_child_test(name: &str, var: &str, marker: &str) {
-    let output = Command::new(std::env::current_exe().unwrap())
+    let output = crate::child::repy_command(&std::env::current_exe().unwrap())
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(var, "1")
         .output()

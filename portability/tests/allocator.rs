@@ -2,7 +2,7 @@
 //! a small limit (or must arm before anything else) run in a child: this same binary,
 //! re-executed with `CHILD_VAR` naming a scenario, running only `child_entry`.
 
-use std::{fmt::Write as _, process::Command};
+use std::fmt::Write as _;
 
 use repy_portability::{
     memory::CountingAllocator,
@@ -90,7 +90,7 @@ fn child_entry() {
 
 /// Runs `scenario` in a child; returns (exit code, stdout, stderr).
 fn run_child(scenario: &str) -> (Option<i32>, String, String) {
-    let output = Command::new(std::env::current_exe().unwrap())
+    let output = repy_portability::child::repy_command(&std::env::current_exe().unwrap())
         .args(["child_entry", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_VAR, scenario)
         .output()
