@@ -5,6 +5,13 @@ Prints, for each case, the limit, what was measured and the relative error, plus
 overhead of supervision against bare interpretation measured in the same run.
 
     python3 bench/resource_control.py [--repy target/release/repy] [--seconds 10]
+
+A cross-built repy runs under an emulator given by --runner (which is also passed on, as
+the test-only REPY_TEST_RUNNER, to the repy processes it starts; debug builds only):
+
+    python3 bench/resource_control.py --only cpu \
+        --repy target/cross/aarch64-unknown-linux-gnu/debug/repy \
+        --runner 'qemu-aarch64 -L /usr/aarch64-linux-gnu'
 """
 import argparse
 import socket
@@ -79,7 +86,7 @@ if callfunc == 'initialize':
 
 
 def restrictions(**changes):
-    text = subprocess.run([ARGS.repy, "restrictions", "show", "default"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(REPY + ["restrictions", "show", "default"], capture_output=True, text=True, check=True).stdout
     lines = []
     for line in text.splitlines():
         words = line.split()
@@ -100,7 +107,7 @@ def run(program, restr, stdout=subprocess.DEVNULL, keep=None):
             f.write(restr)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.monotonic()
-        subprocess.run([ARGS.repy, "run", "--restrictions", "r.txt", "prog.py"], cwd=vessel, stdout=stdout, check=False)
+        subprocess.run(REPY + ["run", "--restrictions", "r.txt", "prog.py"], cwd=vessel, stdout=stdout, check=False)
         wall = time.monotonic() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -113,7 +120,7 @@ def cpu_accuracy():
     print("CPU accuracy over %.0f s (target: within +-10%% of the limit)" % ARGS.seconds)
     print("%-8s %-8s %10s %10s" % ("program", "limit", "measured", "error"))
     for name, template in (("loop", BUSY_LOOP), ("bigint", BIGINT_LOOP)):
-        for limit in (0.05, 0.1, 0.25, 0.5, 1.0):
+        for limit in ARGS.cpu_limits:
             program = template.replace("SECONDS", str(ARGS.seconds))
             wall, cpu = run(program, restrictions(cpu=limit))
             fraction = cpu / wall
@@ -200,7 +207,7 @@ def overhead():
             with open(os.path.join(vessel, "r.txt"), "w") as f:
                 f.write(restr)
             start = time.monotonic()
-            subprocess.run([ARGS.repy, "run", "--restrictions", "r.txt", "prog.py"], cwd=vessel, env=env_worker, stdout=subprocess.DEVNULL, check=False)
+            subprocess.run(REPY + ["run", "--restrictions", "r.txt", "prog.py"], cwd=vessel, env=env_worker, stdout=subprocess.DEVNULL, check=False)
             bare.append(time.monotonic() - start)
     s, b = sorted(supervised)[2], sorted(bare)[2]
     print("median supervised %.3f s, bare worker %.3f s, ratio %.3f" % (s, b, s / b))
@@ -210,10 +217,15 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repy", default=os.path.join(ROOT, "target", "release", "repy"))
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--cpu-limits", type=lambda t: [float(x) for x in t.split(",")], default=[0.05, 0.1, 0.25, 0.5, 1.0], help="comma-separated CPU shares to measure")
+    parser.add_argument("--runner", default="", help="an emulator command to run repy under, e.g. 'qemu-aarch64 -L /usr/aarch64-linux-gnu'")
     parser.add_argument("--only", choices=["cpu", "rates", "overhead"], help="run one part only")
     ARGS = parser.parse_args()
     if not os.path.exists(ARGS.repy):
         sys.exit("no repy binary at %s: run `cargo build --release` first" % ARGS.repy)
+    REPY = ARGS.runner.split() + [ARGS.repy]
+    if ARGS.runner:
+        os.environ["REPY_TEST_RUNNER"] = ARGS.runner
     parser_only = ARGS.only
     if parser_only in (None, "cpu"):
         cpu_accuracy()
