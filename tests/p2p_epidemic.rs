@@ -7,13 +7,13 @@ use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
     path::Path,
-    process::{Command, Output, Stdio},
+    process::{Output, Stdio},
     time::{Duration, Instant},
 };
 
 mod common;
 use common::{
-    repy_bin,
+    repy,
     testbed::{run, text, Testbed},
 };
 
@@ -150,7 +150,7 @@ fn tcp_tunnel_relays_both_ways() {
         }
     });
     let port = common::free_port();
-    let mut child = Command::new(repy_bin())
+    let mut child = repy()
         .args(["run", &example("tcp_tunnel.py"), &format!("127.0.0.1:{port}"), &target.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
