@@ -178,3 +178,72 @@ fn tcp_tunnel_relays_both_ways() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// FNV-1a 32-bit, as examples/tman_ring.py computes ids.
+fn fnv1a(text: &str) -> u32 {
+    text.bytes().fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619))
+}
+
+/// (round, me, pred, succ) of every `ring round R me ID pred ID succ ID` line, ids in hex.
+fn ring_lines(log: &str) -> Vec<(u32, u32, u32, u32)> {
+    log.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split(' ').collect();
+            let hex = |s: &str| u32::from_str_radix(s, 16).ok();
+            (w.len() == 9 && w[0] == "ring").then(|| Some((w[2].parse().ok()?, hex(w[4])?, hex(w[6])?, hex(w[8])?))).flatten()
+        })
+        .collect()
+}
+
+/// For the live addresses: id -> (pred id, succ id) on the ring sorted by id.
+fn ring_of(addresses: &[&str]) -> std::collections::HashMap<u32, (u32, u32)> {
+    let mut ids: Vec<u32> = addresses.iter().map(|a| fnv1a(a)).collect();
+    ids.sort();
+    let n = ids.len();
+    (0..n).map(|i| (ids[i], (ids[(i + n - 1) % n], ids[(i + 1) % n]))).collect()
+}
+
+/// Waits until every live vessel's latest line names its true neighbours; returns the logs.
+fn wait_for_ring(bed: &Testbed, live: &[&str], places: &[String], seconds: u64) -> Vec<Vec<(u32, u32, u32, u32)>> {
+    let ring = ring_of(live);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let logs = logs(bed);
+        let lines: Vec<Vec<(u32, u32, u32, u32)>> =
+            places.iter().map(|p| logs.iter().find(|(q, _)| q == p).map(|(_, l)| ring_lines(l)).unwrap_or_default()).collect();
+        let right = |l: &(u32, u32, u32, u32)| ring.get(&l.1) == Some(&(l.2, l.3));
+        if lines.iter().all(|l| l.last().is_some_and(right)) {
+            return lines;
+        }
+        let wrong: Vec<_> = places.iter().zip(&lines).filter(|(_, l)| !l.last().is_some_and(right)).map(|(p, l)| (p, l.last())).collect();
+        assert!(Instant::now() < deadline, "after {seconds} s these vessels have not got their neighbours right: {wrong:?}\nring {ring:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// 20 vessels: within 20 rounds every vessel names its true predecessor and successor (computed
+/// here from the addresses); after two vessels stop, the others route around them within 20 s.
+#[test]
+fn tman_builds_the_sorted_ring_and_routes_around_stopped_vessels() {
+    let bed = Testbed::up(4, 5, "63700-63999");
+    let vessels = start(&bed, "tman_ring.py");
+    assert_eq!(vessels.len(), 20);
+    let places: Vec<String> = vessels.iter().map(|(n, v, _)| format!("{n}/{v}")).collect();
+    let addresses: Vec<&str> = vessels.iter().map(|(_, _, a)| a.as_str()).collect();
+    let ring = ring_of(&addresses);
+    let lines = wait_for_ring(&bed, &addresses, &places, 40);
+    for (place, lines) in places.iter().zip(&lines) {
+        // The round from which the vessel has stayed right.
+        let settled = lines.iter().rev().take_while(|l| ring.get(&l.1) == Some(&(l.2, l.3))).last().unwrap().0;
+        assert!(settled <= 20, "{place} settled only in round {settled}");
+    }
+
+    for (node, vessel, _) in &vessels[3..5] {
+        let out = run(&["node", "call", "--key", &bed.key(), "--node", node, "StopVessel", &format!("vessel={vessel}")]);
+        ok_or_show(&out, "StopVessel");
+    }
+    let live: Vec<&str> = addresses.iter().enumerate().filter(|(i, _)| !(3..5).contains(i)).map(|(_, a)| *a).collect();
+    let live_places: Vec<String> = places.iter().enumerate().filter(|(i, _)| !(3..5).contains(i)).map(|(_, p)| p.clone()).collect();
+    assert_ne!(ring_of(&live), ring_of(&addresses));
+    wait_for_ring(&bed, &live, &live_places, 20);
+}
