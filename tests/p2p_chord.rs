@@ -43,9 +43,16 @@ impl Rng {
 /// each sent again after a second without answer. Returns (key, vessel asked, node id
 /// answered) per lookup, or None for a lookup unanswered after 5 tries.
 fn lookups(live: &[String], count: usize, rng: &mut Rng) -> Vec<(u32, String, Option<u32>)> {
+    let keys: Vec<u32> = (0..count).map(|_| rng.next() as u32).collect();
+    lookups_of(live, &keys, rng)
+}
+
+/// Lookups of `keys`, each sent to a random vessel of `live` (as [`lookups`]).
+fn lookups_of(live: &[String], keys: &[u32], rng: &mut Rng) -> Vec<(u32, String, Option<u32>)> {
+    let count = keys.len();
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    let jobs: Vec<(u32, String)> = (0..count).map(|_| (rng.next() as u32, live[rng.next() as usize % live.len()].clone())).collect();
+    let jobs: Vec<(u32, String)> = keys.iter().map(|&k| (k, live[rng.next() as usize % live.len()].clone())).collect();
     let mut answers: Vec<Option<u32>> = vec![None; count];
     let mut sent: HashMap<usize, (Instant, u32)> = HashMap::new();
     let (mut next, mut done) = (0, 0);
@@ -83,14 +90,18 @@ fn lookups(live: &[String], count: usize, rng: &mut Rng) -> Vec<(u32, String, Op
     jobs.into_iter().zip(answers).map(|((k, v), a)| (k, v, a)).collect()
 }
 
-/// Polls with rounds of 50 lookups until all are right (the ring has stabilised), then checks
-/// 1,000 lookups; panics with the wrong answers. Returns the 1,000 (key, vessel asked).
+/// Polls until the ring has stabilised: a round of lookups of every node's own id and of the
+/// key just past it (which only a complete ring answers right everywhere), plus 50 random
+/// keys, all right. Then checks 1,000 lookups; panics with the wrong answers. Returns the
+/// 1,000 (key, vessel asked).
 fn all_lookups_right(live: &[String], rng: &mut Rng, within: Duration) -> Vec<(u32, String)> {
     let ids: BTreeMap<u32, String> = live.iter().map(|a| (fnv1a(a), a.clone())).collect();
     assert_eq!(ids.len(), live.len(), "two vessels share a node id");
     let deadline = Instant::now() + within;
     loop {
-        let wrong: Vec<_> = lookups(live, 50, rng).into_iter().filter(|(k, _, a)| *a != Some(successor(*k, &ids))).collect();
+        let mut keys: Vec<u32> = ids.keys().flat_map(|&id| [id, id.wrapping_add(1)]).collect();
+        keys.extend((0..50).map(|_| rng.next() as u32));
+        let wrong: Vec<_> = lookups_of(live, &keys, rng).into_iter().filter(|(k, _, a)| *a != Some(successor(*k, &ids))).collect();
         if wrong.is_empty() {
             break;
         }
