@@ -223,7 +223,8 @@ if __name__ == "__main__":
     ARGS = parser.parse_args()
     if not os.path.exists(ARGS.repy):
         sys.exit("no repy binary at %s: run `cargo build --release` first" % ARGS.repy)
-    REPY = ARGS.runner.split() + [ARGS.repy]
+    # Absolute: programs run with their vessel directory as the working directory.
+    REPY = ARGS.runner.split() + [os.path.abspath(ARGS.repy)]
     if ARGS.runner:
         os.environ["REPY_TEST_RUNNER"] = ARGS.runner
     parser_only = ARGS.only
