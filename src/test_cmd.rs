@@ -45,7 +45,7 @@ use std::{
 
 use clap::Args;
 use repy_contract::status::ExitStatus;
-use repy_portability::child::{configure_child, repy_command, signal_group, Signal};
+use repy_portability::child::{spawn_supervised, repy_command, signal_group, Signal};
 
 /// At most this many bytes of each stream are kept per test.
 const KEPT_OUTPUT: usize = 1 << 20;
@@ -282,7 +282,6 @@ fn run_test(exe: &Path, test: &TestCase, lib_dirs: &[PathBuf], timeout: Duration
     }
     command.arg("--cwd").arg("vessel").arg(&file_name).args(&tokens);
     command.current_dir(work.path()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    configure_child(&mut command, true, true);
     let run = match execute(command, timeout) {
         Ok(run) => run,
         Err(e) => return fail(format!("cannot start '{}': {e}", exe.display())),
@@ -317,8 +316,9 @@ struct RunResult {
     stderr: String,
 }
 
+/// Runs `command` in a process group of its own that dies with this process.
 fn execute(mut command: Command, timeout: Duration) -> std::io::Result<RunResult> {
-    let mut child = command.spawn()?;
+    let mut child = spawn_supervised(&mut command, true, true)?;
     let stdout = child.stdout.take().map(collect);
     let stderr = child.stderr.take().map(collect);
     let status = wait_with_timeout(&mut child, timeout);

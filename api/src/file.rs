@@ -67,11 +67,7 @@ fn io_error(rt: &Runtime, vm: &VirtualMachine, function: &str, name: &str, e: io
 fn open_options(create: bool, truncate: bool, write: bool) -> OpenOptions {
     let mut options = OpenOptions::new();
     options.read(true).write(write || create).create(create).truncate(truncate);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW);
-    }
+    repy_portability::nofollow::refuse_links(&mut options);
     options
 }
 

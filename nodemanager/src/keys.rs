@@ -3,7 +3,6 @@
 
 use std::{
     fmt,
-    fs::OpenOptions,
     io::Write,
     path::{Path, PathBuf},
 };
@@ -214,13 +213,7 @@ pub fn write_key_pair(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), Stri
 
 /// Creates a new file with `mode` (never replaces one), writes and syncs it.
 pub fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| format!("cannot create '{}': {e}", path.display()))?;
+    let mut file = repy_portability::files::create_new(path, mode).map_err(|e| format!("cannot create '{}': {e}", path.display()))?;
     file.write_all(data).and_then(|_| file.sync_all()).map_err(|e| format!("cannot write '{}': {e}", path.display()))
 }
 
@@ -306,8 +299,11 @@ mod tests {
         let (public, private) = write_key_pair(dir.path(), "alice").unwrap();
         let secret = read_secret_key(&private).unwrap();
         assert_eq!(read_public_key(&public).unwrap(), secret.public());
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o600);
+        }
         assert!(write_key_pair(dir.path(), "alice").unwrap_err().contains("already exists"));
         std::fs::write(dir.path().join("bad.publickey"), "hello\n").unwrap();
         let err = read_public_key(&dir.path().join("bad.publickey")).unwrap_err();

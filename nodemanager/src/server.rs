@@ -225,6 +225,9 @@ fn answer(who: String, reply: oneshot::Sender<Answer>, result: Result<Outcome, N
     let _ = reply.send(Answer { result, proven });
 }
 
+/// Resolves when the node manager is asked to stop: SIGTERM or SIGINT on Unix; Ctrl-C,
+/// Ctrl-Break or the console closing on Windows.
+#[cfg(unix)]
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
@@ -234,6 +237,20 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => info!("SIGTERM received"),
         _ = int.recv() => info!("SIGINT received"),
+    }
+}
+
+#[cfg(windows)]
+async fn shutdown_signal() {
+    use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
+    let (Ok(mut int), Ok(mut brk), Ok(mut close)) = (ctrl_c(), ctrl_break(), ctrl_close()) else {
+        error!("cannot install console handlers; stop the node manager with TerminateProcess");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => info!("Ctrl-C received"),
+        _ = brk.recv() => info!("Ctrl-Break received"),
+        _ = close.recv() => info!("console closed"),
     }
 }
 

@@ -6,7 +6,6 @@
 
 use std::{
     io::Read,
-    os::unix::process::ExitStatusExt,
     path::PathBuf,
     process::Stdio,
     sync::{
@@ -17,7 +16,7 @@ use std::{
 };
 
 use repy_contract::termination::{self, Termination};
-use repy_portability::child::{configure_child, repy_command, signal_group, Signal};
+use repy_portability::child::{exit_signal, repy_command, signal_group, spawn_supervised, Signal};
 
 use crate::state::{Layout, Network, Status};
 
@@ -116,8 +115,7 @@ impl Launch<'_> {
         }
         let mut command = repy_command(&self.repy);
         command.args(self.argv()).env(termination::REPORT_VAR, &report).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-        configure_child(&mut command, true, true);
-        let mut child = command.spawn()?;
+        let mut child = spawn_supervised(&mut command, true, true)?;
         let pid = child.id();
         let mut stderr = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = mpsc::channel();
@@ -151,7 +149,7 @@ impl Launch<'_> {
                 Err(problem) => (None, Some(problem)),
             };
             let mut info = match status {
-                Ok(status) => ExitInfo { code: status.code(), signal: status.signal(), stderr_tail, termination },
+                Ok(status) => ExitInfo { code: status.code(), signal: exit_signal(&status), stderr_tail, termination },
                 Err(e) => ExitInfo { code: None, signal: None, stderr_tail: format!("wait failed: {e}").into_bytes(), termination },
             };
             if let Some(problem) = report_problem {
@@ -211,6 +209,8 @@ mod tests {
         assert_eq!(e(Some(1), &"x".repeat(300)).reason().len(), 256);
     }
 
+    /// Unix only: the fake repy is a shell script.
+    #[cfg(unix)]
     #[test]
     fn spawned_process_is_watched_stopped_and_keeps_the_stderr_tail() {
         let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,11 @@
 //! outlive its supervisor, and the supervisor must be able to stop, continue and end it
 //! (with any processes it started, when it has a process group of its own).
 
-use std::{io, path::Path, process::Command};
+use std::{
+    io,
+    path::Path,
+    process::{Child, Command},
+};
 
 /// What to do to a process or process group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,20 +42,36 @@ pub fn repy_command(exe: &Path) -> Command {
     Command::new(exe)
 }
 
-/// Prepares `cmd` for a supervised child.
+/// Starts `cmd` as a supervised child.
 ///
 /// * `new_process_group`: the child leads a new process group whose id is its pid, so
 ///   [`signal_group`] reaches it and its descendants but not the supervisor (Unix
-///   `setpgid(0, 0)`; Windows `CREATE_NEW_PROCESS_GROUP`, which replaces any creation
-///   flags set before).
-/// * `die_with_parent`: Linux only, the kernel sends the child SIGKILL when its parent dies
-///   (`PR_SET_PDEATHSIG`), so even a supervisor killed by SIGKILL leaves no worker behind.
-///   Note that "parent" is the *thread* that spawns the child: spawn from a thread that
-///   lives as long as the supervision (e.g. the main thread). Elsewhere this is ignored
-///   (macOS has no equivalent; on Windows a Job Object with
-///   `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` would be).
-pub fn configure_child(cmd: &mut Command, new_process_group: bool, die_with_parent: bool) {
-    imp::configure_child(cmd, new_process_group, die_with_parent)
+///   `setpgid(0, 0)`; Windows: a Job Object of its own, which its descendants join, plus
+///   `CREATE_NEW_PROCESS_GROUP` for Ctrl-Break; any creation flags set before are replaced).
+/// * `die_with_parent`: the child is ended when the supervisor ends, even by SIGKILL or
+///   `TerminateProcess`. Linux: `PR_SET_PDEATHSIG`, where "parent" is the *thread* that
+///   spawns the child, so spawn from a thread that lives as long as the supervision (e.g.
+///   the main thread). Windows: the job kills on close, and its handle closes with this
+///   process. macOS has no equivalent and ignores it.
+///
+/// On Windows the child starts suspended and runs only once it is in its job, so nothing it
+/// starts escapes the job.
+pub fn spawn_supervised(cmd: &mut Command, new_process_group: bool, die_with_parent: bool) -> io::Result<Child> {
+    imp::spawn_supervised(cmd, new_process_group, die_with_parent)
+}
+
+/// The signal that ended a process, if one did (Unix; never on Windows, which has none).
+pub fn exit_signal(status: &std::process::ExitStatus) -> Option<i32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        None
+    }
 }
 
 /// Makes `cmd`'s child leave the caller's session and terminal (Unix `setsid`; Windows
@@ -74,7 +94,7 @@ pub enum Forked {
 /// Forks the calling process (no exec): the child continues from here with the parent's
 /// memory, so work already done (arguments parsed, files read and checked) is not done
 /// again. On Linux the child gets SIGKILL when the calling thread ends, as with
-/// [`configure_child`]'s `die_with_parent`.
+/// [`spawn_supervised`]'s `die_with_parent`.
 ///
 /// # Safety
 /// The process must have a single thread: a child forked from a multi-threaded process may
@@ -146,9 +166,13 @@ pub fn signal_process(pid: u32, signal: Signal) -> io::Result<()> {
 #[cfg(unix)]
 mod imp {
     use super::Signal;
-    use std::{io, os::unix::process::CommandExt, process::Command};
+    use std::{
+        io,
+        os::unix::process::CommandExt,
+        process::{Child, Command},
+    };
 
-    pub fn configure_child(cmd: &mut Command, new_process_group: bool, die_with_parent: bool) {
+    pub fn spawn_supervised(cmd: &mut Command, new_process_group: bool, die_with_parent: bool) -> io::Result<Child> {
         if new_process_group {
             cmd.process_group(0);
         }
@@ -174,6 +198,7 @@ mod imp {
         }
         #[cfg(not(target_os = "linux"))]
         let _ = die_with_parent;
+        cmd.spawn()
     }
 
     pub fn detach_from_session(cmd: &mut Command) {
@@ -222,40 +247,83 @@ mod imp {
     use std::{
         io,
         os::windows::{io::AsRawHandle, process::CommandExt},
-        process::Command,
+        process::{Child, Command},
     };
 
     use windows_sys::Win32::{
         Foundation::HANDLE,
         System::{
             Console::{GenerateConsoleCtrlEvent, CTRL_BREAK_EVENT},
-            Threading::{TerminateProcess, CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS, PROCESS_TERMINATE},
+            Threading::{TerminateProcess, CREATE_NEW_PROCESS_GROUP, CREATE_SUSPENDED, DETACHED_PROCESS, PROCESS_TERMINATE},
         },
     };
 
-    pub fn configure_child(cmd: &mut Command, new_process_group: bool, _die_with_parent: bool) {
-        if new_process_group {
-            cmd.creation_flags(CREATE_NEW_PROCESS_GROUP);
+    use crate::job::{keep_child_job, with_child_job, Job};
+
+    /// The exit code of processes ended by [`Signal::Kill`] (and of a group ended because a
+    /// Ctrl-Break could not be delivered).
+    const KILLED: u32 = 1;
+
+    pub fn spawn_supervised(cmd: &mut Command, new_process_group: bool, die_with_parent: bool) -> io::Result<Child> {
+        if !new_process_group && !die_with_parent {
+            return cmd.spawn();
         }
+        let job = Job::new()?;
+        job.limit(die_with_parent, None, None)?;
+        let group = if new_process_group { CREATE_NEW_PROCESS_GROUP } else { 0 };
+        cmd.creation_flags(CREATE_SUSPENDED | group);
+        let mut child = cmd.spawn()?;
+        let started = job.assign(child.as_raw_handle() as HANDLE).and_then(|()| crate::suspend::resume(child.id()));
+        if let Err(e) = started {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+        keep_child_job(child.id(), job);
+        Ok(child)
     }
 
     pub fn detach_from_session(cmd: &mut Command) {
         cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
     }
 
+    /// A group started by [`spawn_supervised`] is its job: Kill ends the job, Stop and
+    /// Continue act on each of its processes, Terminate sends Ctrl-Break (which reaches the
+    /// group only when it shares our console) and ends the job when that cannot be sent.
+    /// Any other group is reached through its leader alone.
     pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
         if pgid == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "process group 0 is not a valid target"));
         }
-        match signal {
+        let in_job = with_child_job(pgid, |job| match signal {
+            Signal::Kill => job.terminate(KILLED),
             Signal::Terminate => {
+                // SAFETY: plain Win32 call.
+                if unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pgid) } != 0 {
+                    Ok(())
+                } else {
+                    job.terminate(KILLED)
+                }
+            }
+            Signal::Stop | Signal::Continue => {
+                let mut result = Ok(());
+                for pid in job.process_ids()? {
+                    let done = if signal == Signal::Stop { crate::suspend::suspend(pid) } else { crate::suspend::resume(pid) };
+                    result = result.and(done);
+                }
+                result
+            }
+        });
+        match in_job {
+            Some(result) => result,
+            None if signal == Signal::Terminate => {
                 // SAFETY: plain Win32 call.
                 if unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pgid) } == 0 {
                     return Err(io::Error::last_os_error());
                 }
                 Ok(())
             }
-            other => signal_process(pgid, other),
+            None => signal_process(pgid, signal),
         }
     }
 
@@ -266,7 +334,7 @@ mod imp {
             Signal::Terminate | Signal::Kill => {
                 let process = crate::pid::open_process(pid, PROCESS_TERMINATE)?;
                 // SAFETY: valid handle with PROCESS_TERMINATE rights.
-                if unsafe { TerminateProcess(process.as_raw_handle() as HANDLE, 1) } == 0 {
+                if unsafe { TerminateProcess(process.as_raw_handle() as HANDLE, KILLED) } == 0 {
                     return Err(io::Error::last_os_error());
                 }
                 Ok(())
@@ -310,8 +378,7 @@ mod tests {
     #[test]
     fn child_gets_its_own_group_and_signal_group_terminates_it() {
         let mut cmd = sleeper();
-        configure_child(&mut cmd, true, true);
-        let mut child = cmd.spawn().unwrap();
+        let mut child = spawn_supervised(&mut cmd, true, true).unwrap();
         let pid = child.id();
         // SAFETY: getpgid has no memory preconditions.
         let (child_group, own_group) = unsafe { (libc::getpgid(pid as libc::pid_t), libc::getpgid(0)) };
@@ -328,8 +395,7 @@ mod tests {
     #[test]
     fn without_new_group_child_shares_ours() {
         let mut cmd = sleeper();
-        configure_child(&mut cmd, false, false);
-        let mut child = cmd.spawn().unwrap();
+        let mut child = spawn_supervised(&mut cmd, false, false).unwrap();
         // SAFETY: as above.
         let same = unsafe { libc::getpgid(child.id() as libc::pid_t) == libc::getpgid(0) };
         signal_process(child.id(), Signal::Kill).unwrap();
@@ -344,8 +410,7 @@ mod tests {
         let spawn_in_thread = |die_with_parent: bool| {
             std::thread::spawn(move || {
                 let mut cmd = sleeper();
-                configure_child(&mut cmd, false, die_with_parent);
-                cmd.spawn().unwrap()
+                spawn_supervised(&mut cmd, false, die_with_parent).unwrap()
             })
             .join()
             .unwrap()

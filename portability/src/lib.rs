@@ -31,7 +31,10 @@
 
 pub mod child;
 pub mod cpu;
+pub mod files;
 pub mod interfaces;
+#[cfg(windows)]
+mod job;
 pub mod kernel_wall;
 pub mod machine;
 pub mod memory;
@@ -39,6 +42,7 @@ pub mod nofollow;
 mod pid;
 pub mod process;
 pub mod readiness;
+pub mod resolve;
 pub mod suspend;
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod test_support;

@@ -57,8 +57,9 @@ pub fn proportional_set_size(pid: u32) -> io::Result<u64> {
 ///
 /// Unix: `setrlimit(RLIMIT_AS)`, lowering both the soft and the hard limit so the process
 /// cannot raise it again (never above an existing hard limit). macOS accepts but barely
-/// enforces it. Windows: does nothing and returns Ok; the equivalent would be a Job Object
-/// with `JOB_OBJECT_LIMIT_PROCESS_MEMORY`.
+/// enforces it. Windows: a Job Object holding this process with
+/// `JOB_OBJECT_LIMIT_PROCESS_MEMORY`, which caps committed memory (Wine accepts the cap but
+/// does not enforce it).
 pub fn limit_address_space(bytes: u64) -> io::Result<()> {
     imp::limit_address_space(bytes)
 }
@@ -208,10 +209,10 @@ mod imp {
         resident_bytes(pid)
     }
 
-    pub fn limit_address_space(_bytes: u64) -> io::Result<()> {
-        // A Job Object with JOB_OBJECT_LIMIT_PROCESS_MEMORY would be the equivalent; the
-        // counting allocator is the limit that matters, so nothing is done here.
-        Ok(())
+    /// Windows has no address-space limit; the nearest is a cap on committed memory, set
+    /// on a Job Object holding this process (and any child it starts afterwards).
+    pub fn limit_address_space(bytes: u64) -> io::Result<()> {
+        crate::job::own_job()?.limit(false, None, Some(bytes))
     }
 }
 

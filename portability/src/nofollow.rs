@@ -8,6 +8,26 @@ use std::{
     path::Path,
 };
 
+/// Makes `options` open a symbolic link planted under the name itself rather than its target
+/// (Unix `O_NOFOLLOW`, which refuses the open; Windows `FILE_FLAG_OPEN_REPARSE_POINT`, which
+/// opens the link, not what it names). Replaces any custom flags set before.
+pub fn refuse_links(options: &mut OpenOptions) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT);
+    }
+}
+
+/// Win32's FILE_FLAG_OPEN_REPARSE_POINT.
+#[cfg(windows)]
+const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+
 /// Opens `path` for reading if its last component is a regular file, not a symbolic link
 /// (which is not followed), directory, FIFO or device; `Ok(None)` if there is no such file.
 /// The check and the open are one: the file is examined through the handle that was opened.
@@ -24,7 +44,7 @@ pub fn open_regular_file(path: &Path) -> io::Result<Option<File>> {
     {
         use std::os::windows::fs::OpenOptionsExt;
         // FILE_FLAG_OPEN_REPARSE_POINT: open a link itself (then refused below as not a file).
-        options.custom_flags(0x0020_0000);
+        options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT);
     }
     let file = match options.open(path) {
         Ok(file) => file,

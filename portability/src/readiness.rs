@@ -84,15 +84,13 @@ mod tests {
     use super::*;
     use std::net::UdpSocket;
 
-    #[cfg(unix)]
     #[test]
     fn readable_only_once_a_datagram_waits() {
-        use std::os::fd::AsRawFd;
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        assert!(!wait_readable(socket.as_raw_fd(), Duration::from_millis(20)).unwrap());
+        assert!(!wait_readable(raw_socket(&socket), Duration::from_millis(20)).unwrap());
         let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
         sender.send_to(b"x", socket.local_addr().unwrap()).unwrap();
-        assert!(wait_readable(socket.as_raw_fd(), Duration::from_secs(5)).unwrap());
-        assert!(wait_writable(socket.as_raw_fd(), Duration::from_secs(5)).unwrap());
+        assert!(wait_readable(raw_socket(&socket), Duration::from_secs(5)).unwrap());
+        assert!(wait_writable(raw_socket(&socket), Duration::from_secs(5)).unwrap());
     }
 }

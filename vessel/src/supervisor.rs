@@ -17,7 +17,7 @@ use repy_contract::{
 };
 use repy_policy::{Resource, Restrictions};
 use repy_portability::{
-    child::{configure_child, repy_command, signal_process, Signal},
+    child::{spawn_supervised, repy_command, signal_process, Signal},
     cpu::process_cpu_time,
     suspend::{resume, suspend},
 };
@@ -85,8 +85,7 @@ fn spawn_worker(source: &str) -> Result<Worker, u8> {
     let mut worker = repy_command(&exe);
     worker.args(std::env::args_os().skip(1));
     worker.env(WORKER_ROLE_VAR, WORKER_ROLE).env(SOURCE_ON_STDIN_VAR, "1").stdin(std::process::Stdio::piped());
-    configure_child(&mut worker, false, true);
-    let mut child = worker.spawn().map_err(cannot_start)?;
+    let mut child = spawn_supervised(&mut worker, false, true).map_err(cannot_start)?;
     if let Some(mut stdin) = child.stdin.take() {
         // A thread, so a source larger than the pipe's buffer never blocks supervision.
         let source = source.to_owned();

@@ -48,20 +48,7 @@ fn lookup(name: &str) -> Option<(String, Vec<Ipv4Addr>)> {
     if name.is_empty() || name.len() > 253 || name.contains('\0') {
         return None;
     }
-    let hints = dns_lookup::AddrInfoHints { flags: libc::AI_CANONNAME, address: libc::AF_INET, socktype: libc::SOCK_STREAM, protocol: 0 };
-    let mut canonical = None;
-    let mut ips = Vec::new();
-    for info in dns_lookup::getaddrinfo(Some(name), None, Some(hints)).ok()?.flatten() {
-        if canonical.is_none() {
-            canonical = info.canonname.clone();
-        }
-        if let std::net::SocketAddr::V4(v4) = info.sockaddr {
-            if !ips.contains(v4.ip()) {
-                ips.push(*v4.ip());
-            }
-        }
-    }
-    (!ips.is_empty()).then(|| (canonical.unwrap_or_else(|| name.to_owned()), ips))
+    repy_portability::resolve::ipv4_addresses(name)
 }
 
 #[cfg(test)]
