@@ -49,6 +49,8 @@ fn documented_errors_name_the_culprit() {
     );
 }
 
+/// Unix only: making symbolic links on Windows needs a privilege.
+#[cfg(unix)]
 #[test]
 fn links_and_directories_are_invisible() {
     let vessel = Vessel::new();

@@ -84,8 +84,7 @@ fn allpairsping_on_five_nodes_and_a_node_that_dies() {
 
     // Kill the third node manager: its vessel dies with it; the others still answer.
     let dead = bed.nodes[2].clone();
-    // SAFETY: plain kill of a process this test started.
-    unsafe { libc::kill(bed.pid(3) as i32, libc::SIGKILL) };
+    repy_portability::child::signal_process(bed.pid(3), repy_portability::child::Signal::Kill).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(&dead).is_ok() {
         assert!(Instant::now() < deadline, "{dead} still accepts connections 10 s after SIGKILL");

@@ -321,7 +321,8 @@ fn a_million_nested_brackets_are_refused_where_the_nesting_passes_the_limit() {
 }
 
 /// Runs `repy ARGS` in `dir` to its end: (exit status, peak resident size in bytes of the
-/// process and the children it waited for, from wait4).
+/// process and the children it waited for, from wait4; Unix only, like the tests using it).
+#[cfg(unix)]
 fn peak_resident_of(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, u64) {
     let child =
         common::repy().args(args).current_dir(dir).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
@@ -339,6 +340,7 @@ fn peak_resident_of(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, u64) 
 /// limit applies) take 17 GB. Now the address space of a parse is bounded: five million
 /// are refused as too deep within 1 GB; 250,000 parse, are refused by the check, and the
 /// tree that deep is dropped without overflowing the stack.
+#[cfg(unix)]
 #[test]
 fn a_parse_that_nests_without_brackets_is_bounded() {
     let vessel = Vessel::new();
@@ -363,6 +365,7 @@ fn a_parse_that_nests_without_brackets_is_bounded() {
 /// The same bound holds for VirtualNamespace code parsed inside the worker, behind its
 /// kernel wall: five million minus signs are refused, and the vessel (whose own heap is
 /// 100 MB) never grows past 1 GB.
+#[cfg(unix)]
 #[test]
 fn a_virtual_namespace_parse_is_bounded_inside_the_worker() {
     let vessel = Vessel::new();

@@ -141,8 +141,7 @@ impl Node {
 
     fn terminate(&mut self) {
         let mut child = self.child.take().unwrap();
-        // SAFETY: signalling our own child by pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        repy_portability::child::signal_process(child.id(), repy_portability::child::Signal::Terminate).unwrap();
         let status = child.wait().unwrap();
         assert!(status.success(), "node manager exited with {status} after SIGTERM: {}", self.log());
     }
@@ -501,8 +500,7 @@ fn a_memory_hog_is_terminated_while_another_vessel_keeps_running() {
     let runner = node.vessel("v1");
     assert_eq!(runner["status"], "Started");
     let pid = runner["pid"].as_u64().unwrap() as i32;
-    // SAFETY: probing a process for existence.
-    assert_eq!(unsafe { libc::kill(pid, 0) }, 0, "the other vessel's process is alive");
+    assert!(repy_portability::child::process_exists(pid as u32), "the other vessel's process is alive");
     assert_eq!(owner.call("StopVessel", json!({"vessel": "v1"})).unwrap()["status"], "Stopped");
 }
 
@@ -553,8 +551,7 @@ fn sigkill_during_a_burst_loses_nothing_and_restarts_started_vessels() {
     assert!(acknowledged.len() >= 20, "{}", acknowledged.len());
     // PR_SET_PDEATHSIG: the vessel died with its node manager.
     wait_for("the old vessel process to end", Duration::from_secs(10), || {
-        // SAFETY: probing a process id.
-        (unsafe { libc::kill(old_pid as i32, 0) } != 0).then_some(())
+        (!repy_portability::child::process_exists(old_pid as u32)).then_some(())
     });
 
     node.run();
@@ -588,8 +585,7 @@ fn sigkill_during_a_burst_loses_nothing_and_restarts_started_vessels() {
     node.terminate();
     let (ok, text, _) = repy_cli(&["node", "status", "--dir", node.state().to_str().unwrap()]);
     assert!(ok && text.lines().any(|l| l.starts_with("v1 ") && l.contains("Started")), "{text}");
-    // SAFETY: probing a process id.
-    assert_ne!(unsafe { libc::kill(new_pid as i32, 0) }, 0, "shutdown stopped the vessel");
+    assert!(!repy_portability::child::process_exists(new_pid as u32), "shutdown stopped the vessel");
     node.run();
     node.wait_status("v1", "Started", Duration::from_secs(10));
 }
@@ -716,8 +712,11 @@ fn init_creates_the_layout() {
     ] {
         assert!(Path::new(&state.join(f)).exists(), "{f} missing");
     }
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(state.join("node.key")).unwrap().permissions().mode() & 0o777, 0o600);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(state.join("node.key")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
     let (ok, text, _) = repy_cli(&["node", "status", "--dir", state.to_str().unwrap()]);
     assert!(ok && text.lines().filter(|l| l.contains("Fresh")).count() == 2, "{text}");
 }
@@ -876,6 +875,8 @@ fn a_key_given_twice_is_refused_in_the_envelope_and_the_signed_part() {
     assert!(node.client(None).call("GetVessels", json!({})).is_ok());
 }
 
+/// Unix only: making symbolic links on Windows needs a privilege.
+#[cfg(unix)]
 #[test]
 fn a_symlink_planted_in_a_vessel_leads_nowhere() {
     let node = Node::start("");
@@ -1011,7 +1012,6 @@ fn idle_connections_reopened_at_once_do_not_starve_signed_requests() {
 /// even once the key is given a role.
 #[test]
 fn throwaway_keys_leave_seq_json_alone_and_replays_are_still_refused() {
-    use std::os::unix::fs::MetadataExt;
     let mut node = Node::start("max_requests_per_s = 1000000");
     let mut owner = node.owner();
     let replayable = {
@@ -1022,7 +1022,7 @@ fn throwaway_keys_leave_seq_json_alone_and_replays_are_still_refused() {
     };
     let node_key = owner.node_key().unwrap();
     let seq_json = node.state().join("seq.json");
-    let stamp = |m: std::fs::Metadata| (m.ino(), m.len(), m.mtime(), m.mtime_nsec());
+    let stamp = |m: std::fs::Metadata| (m.len(), m.modified().unwrap());
     let before = stamp(std::fs::metadata(&seq_json).unwrap());
 
     // 4 connections, 1000 keys each, one signed public call per key.

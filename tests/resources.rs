@@ -102,6 +102,8 @@ fn disk_growth_outside_the_api_is_caught_by_the_rescan() {
     assert!(vessel.path().join("grown.dat").exists(), "nothing is deleted");
 }
 
+/// Unix only: it measures with wait4, which counts the worker's CPU time once reaped.
+#[cfg(unix)]
 #[test]
 fn cpu_bound_programs_are_held_near_their_fraction() {
     let vessel = Vessel::new();

@@ -158,6 +158,12 @@ pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
     imp::signal_group(pgid, signal)
 }
 
+/// Whether process `pid` exists (Unix `kill(pid, 0)`, which also counts a zombie not yet
+/// reaped; Windows: it can be opened and has not ended).
+pub fn process_exists(pid: u32) -> bool {
+    imp::process_exists(pid)
+}
+
 /// Sends `signal` to the single process `pid` (Unix `kill`). Pid 0 is refused.
 pub fn signal_process(pid: u32, signal: Signal) -> io::Result<()> {
     imp::signal_process(pid, signal)
@@ -231,6 +237,11 @@ mod imp {
         Ok(())
     }
 
+    pub fn process_exists(pid: u32) -> bool {
+        // SAFETY: signal 0 only checks that the process exists.
+        crate::pid::unix_pid(pid).is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+    }
+
     pub fn signal_process(pid: u32, signal: Signal) -> io::Result<()> {
         let pid = crate::pid::unix_pid(pid)?;
         // SAFETY: kill has no memory preconditions; `pid` names one process.
@@ -251,10 +262,13 @@ mod imp {
     };
 
     use windows_sys::Win32::{
-        Foundation::HANDLE,
+        Foundation::{HANDLE, STILL_ACTIVE},
         System::{
             Console::{GenerateConsoleCtrlEvent, CTRL_BREAK_EVENT},
-            Threading::{TerminateProcess, CREATE_NEW_PROCESS_GROUP, CREATE_SUSPENDED, DETACHED_PROCESS, PROCESS_TERMINATE},
+            Threading::{
+                GetExitCodeProcess, TerminateProcess, CREATE_NEW_PROCESS_GROUP, CREATE_SUSPENDED, DETACHED_PROCESS,
+                PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_TERMINATE,
+            },
         },
     };
 
@@ -325,6 +339,13 @@ mod imp {
             }
             None => signal_process(pgid, signal),
         }
+    }
+
+    pub fn process_exists(pid: u32) -> bool {
+        let Ok(process) = crate::pid::open_process(pid, PROCESS_QUERY_LIMITED_INFORMATION) else { return false };
+        let mut code = 0u32;
+        // SAFETY: a valid handle with query rights and a live out-pointer.
+        unsafe { GetExitCodeProcess(process.as_raw_handle() as HANDLE, &mut code) != 0 && code == STILL_ACTIVE as u32 }
     }
 
     pub fn signal_process(pid: u32, signal: Signal) -> io::Result<()> {

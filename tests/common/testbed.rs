@@ -88,8 +88,7 @@ impl Drop for Testbed {
     fn drop(&mut self) {
         let _ = run(&["testbed", "down", "--dir", &self.path().display().to_string()]);
         for (pid, _) in processes_under(self.path()) {
-            // SAFETY: plain kill of a process this test started.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            let _ = repy_portability::child::signal_process(pid, repy_portability::child::Signal::Kill);
         }
     }
 }
