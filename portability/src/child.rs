@@ -30,8 +30,11 @@ pub const TEST_RUNNER_VAR: &str = "REPY_TEST_RUNNER";
 
 /// A command that runs the repy executable (or a test binary) `exe`: directly, or in a debug build under the
 /// program named by [`TEST_RUNNER_VAR`].
+///
+/// Windows ignores the variable: there a Windows program starts Windows programs itself, also
+/// under Wine, and a runner (a Unix program) would start a child that no Job Object can hold.
 pub fn repy_command(exe: &Path) -> Command {
-    if cfg!(debug_assertions) {
+    if cfg!(debug_assertions) && !cfg!(windows) {
         if let Some(runner) = std::env::var(TEST_RUNNER_VAR).ok().filter(|r| !r.trim().is_empty()) {
             let mut words = runner.split_whitespace();
             let mut cmd = Command::new(words.next().expect("not empty"));
