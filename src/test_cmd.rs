@@ -45,7 +45,7 @@ use std::{
 
 use clap::Args;
 use repy_contract::status::ExitStatus;
-use repy_portability::child::{spawn_supervised, repy_command, signal_group, Signal};
+use repy_portability::child::{repy_command, signal_group, spawn_supervised, Signal};
 
 /// At most this many bytes of each stream are kept per test.
 const KEPT_OUTPUT: usize = 1 << 20;

@@ -242,7 +242,8 @@ mod imp {
 
     pub fn process_exists(pid: u32) -> bool {
         // SAFETY: signal 0 only checks that the process exists.
-        crate::pid::unix_pid(pid).is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+        crate::pid::unix_pid(pid)
+            .is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
     }
 
     pub fn signal_process(pid: u32, signal: Signal) -> io::Result<()> {

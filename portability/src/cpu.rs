@@ -133,7 +133,9 @@ mod imp {
 
     use windows_sys::Win32::{
         Foundation::{FILETIME, HANDLE},
-        System::Threading::{GetCurrentProcess, GetProcessTimes, GetThreadTimes, PROCESS_QUERY_LIMITED_INFORMATION, THREAD_QUERY_LIMITED_INFORMATION},
+        System::Threading::{
+            GetCurrentProcess, GetProcessTimes, GetThreadTimes, PROCESS_QUERY_LIMITED_INFORMATION, THREAD_QUERY_LIMITED_INFORMATION,
+        },
     };
 
     use crate::pid::filetime_to_duration;

@@ -17,7 +17,7 @@ use repy_contract::{
 };
 use repy_policy::{Resource, Restrictions};
 use repy_portability::{
-    child::{spawn_supervised, repy_command, signal_process, Signal},
+    child::{repy_command, signal_process, spawn_supervised, Signal},
     cpu::process_cpu_time,
     suspend::{resume, suspend},
 };
