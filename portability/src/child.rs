@@ -488,3 +488,29 @@ mod tests {
         assert_eq!(signal_process(u32::MAX, Signal::Kill).unwrap_err().kind(), io::ErrorKind::InvalidInput);
     }
 }
+
+/// Windows: a supervised child is in a job of its own, which signal_group ends as a whole.
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_group_is_its_job_and_kill_ends_it() {
+        let mut child = crate::test_support::busy_child_with(|cmd| spawn_supervised(cmd, true, true));
+        let pid = child.id();
+        assert!(process_exists(pid));
+        signal_group(pid, Signal::Kill).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the job's process did not end");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(1));
+        assert!(!process_exists(pid));
+        assert_eq!(signal_group(0, Signal::Kill).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    }
+}

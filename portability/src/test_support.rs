@@ -27,13 +27,17 @@ pub fn run_child_test(name: &str, var: &str, marker: &str) {
 /// A child process spinning on the CPU until killed: this test binary again, running only
 /// [`spin_when_asked`] (no shell needed, so it works on Windows too).
 pub fn busy_child() -> Child {
-    crate::child::repy_command(&std::env::current_exe().unwrap())
-        .args(["test_support::spin_when_asked", "--exact", "--test-threads=1"])
+    busy_child_with(|cmd| cmd.spawn())
+}
+
+/// [`busy_child`], started by `spawn`.
+pub fn busy_child_with(spawn: impl FnOnce(&mut std::process::Command) -> std::io::Result<Child>) -> Child {
+    let mut cmd = crate::child::repy_command(&std::env::current_exe().unwrap());
+    cmd.args(["test_support::spin_when_asked", "--exact", "--test-threads=1"])
         .env(SPIN_VAR, "1")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn busy loop")
+        .stdout(Stdio::null());
+    spawn(&mut cmd).expect("spawn busy loop")
 }
 
 /// Spins forever in a child made by [`busy_child`]; passes at once otherwise.
