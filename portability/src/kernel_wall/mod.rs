@@ -6,7 +6,7 @@
 //! | system | file wall | call wall |
 //! |---|---|---|
 //! | Linux | Landlock: read and write beneath the vessel directory, read the resolver's files | seccomp filter (`seccomp.rs`) |
-//! | Windows | none (written: a Job Object caps memory, forbids child processes, kills on close) | |
+//! | Windows | none | the process's Job Object caps memory, forbids child processes, kills on close (built by `./x cross windows`) |
 //! | other | none | none |
 //!
 //! Both walls are best-effort against the kernel: one the kernel lacks is recorded in the
