@@ -1,0 +1,252 @@
+//! The node's side: a tokio task that keeps the node in the DHT and its announcements fresh,
+//! driven through a [`Discovery`] handle.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use libp2p::futures::StreamExt;
+use libp2p::kad::{self, Quorum};
+use libp2p::swarm::SwarmEvent;
+use repy_nodemanager::keys::{PublicKey, SecretKey};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::engine::{BehaviourEvent, Engine, Tuning};
+use crate::record::NodeRecord;
+
+/// How a node joins the DHT.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the DHT side listens: `host:port` or multiaddrs (port 0 picks one).
+    pub listen: Vec<String>,
+    /// Peers to join through: `host:port` or multiaddrs, with or without `/p2p/<peer id>`.
+    pub bootstrap: Vec<String>,
+    /// How long an announcement lasts unless refreshed; it is refreshed every half of it.
+    pub ttl: Duration,
+    /// The node manager's `host:port` that lookups report.
+    pub address: String,
+    /// How long `start` waits for the bootstrap peers to answer.
+    pub connect_timeout: Duration,
+}
+
+impl Config {
+    pub fn new(address: &str) -> Config {
+        Config {
+            listen: vec!["/ip4/0.0.0.0/tcp/0".into()],
+            bootstrap: Vec::new(),
+            ttl: crate::DEFAULT_TTL,
+            address: address.to_string(),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+enum Command {
+    Announce(PublicKey, BTreeSet<String>, oneshot::Sender<Result<(), String>>),
+    Withdraw(PublicKey, oneshot::Sender<Result<(), String>>),
+    ListenAddresses(oneshot::Sender<Vec<String>>),
+    /// Publishes raw bytes as this node's record: only tests, to play a forger.
+    #[cfg(test)]
+    PublishRaw(Vec<u8>, oneshot::Sender<()>),
+    #[cfg(test)]
+    ProvideOnly(PublicKey, oneshot::Sender<()>),
+}
+
+/// A running node in the DHT. Dropping it without [`Discovery::shutdown`] also stops the task
+/// (its command channel closes).
+pub struct Discovery {
+    commands: mpsc::Sender<Command>,
+    task: JoinHandle<()>,
+    peer: String,
+}
+
+/// Joins the DHT as the node whose key is `node_key`: listens, connects to the bootstrap
+/// peers (an error names each one that could not be reached when none could), and starts the
+/// task that answers the DHT and refreshes announcements.
+pub async fn start(node_key: &SecretKey, config: Config) -> Result<Discovery, String> {
+    if config.ttl < Duration::from_secs(2) {
+        return Err("the announcement time-to-live must be at least 2 s".into());
+    }
+    let tuning = Tuning { ttl: config.ttl, server: true, query_timeout: Duration::from_secs(30) };
+    let mut engine = Engine::new(crate::keypair_of(node_key), tuning)?;
+    engine.listen(&config.listen).await?;
+    engine.connect(&config.bootstrap, config.connect_timeout).await?;
+    if !config.bootstrap.is_empty() {
+        // Joins: fills the routing table and makes this node known to its neighbours.
+        let _ = engine.swarm.behaviour_mut().kad.bootstrap();
+    }
+    let peer = engine.peer().to_string();
+    let (commands, receiver) = mpsc::channel(64);
+    let node = Node {
+        engine,
+        secret: SecretKey::parse(&node_key.seed_text()).expect("a seed parses back"),
+        address: config.address,
+        ttl: config.ttl,
+        keys: BTreeMap::new(),
+    };
+    let task = tokio::spawn(node.run(receiver));
+    Ok(Discovery { commands, task, peer })
+}
+
+impl Discovery {
+    /// This node's peer id.
+    pub fn peer_id(&self) -> &str {
+        &self.peer
+    }
+
+    /// Announces that `user_key` has the `vessels` (by name) here, replacing what was
+    /// announced for it before. Returns once the announcement is stored locally and sent out.
+    pub async fn announce(&self, user_key: &PublicKey, vessels: BTreeSet<String>) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Announce(user_key.clone(), vessels, tx)).await?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    /// Stops announcing `user_key` and re-publishes the node record without it. Other peers
+    /// may still hold the provider record until its TTL ends; lookups skip it because the
+    /// node record no longer lists the key.
+    pub async fn withdraw(&self, user_key: &PublicKey) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Withdraw(user_key.clone(), tx)).await?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    /// The multiaddrs (with `/p2p/<peer id>`) others can bootstrap from.
+    pub async fn listen_addresses(&self) -> Result<Vec<String>, String> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::ListenAddresses(tx)).await?;
+        rx.await.map_err(|_| stopped())
+    }
+
+    /// Leaves the DHT: closes every connection and waits for the task to end. What others
+    /// stored expires within one TTL.
+    pub async fn shutdown(self) {
+        drop(self.commands);
+        let _ = self.task.await;
+    }
+
+    async fn send(&self, command: Command) -> Result<(), String> {
+        self.commands.send(command).await.map_err(|_| stopped())
+    }
+
+    #[cfg(test)]
+    pub(crate) async fn publish_raw(&self, bytes: Vec<u8>) {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::PublishRaw(bytes, tx)).await.unwrap();
+        rx.await.unwrap();
+    }
+
+    #[cfg(test)]
+    pub(crate) async fn provide_only(&self, user_key: &PublicKey) {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::ProvideOnly(user_key.clone(), tx)).await.unwrap();
+        rx.await.unwrap();
+    }
+}
+
+fn stopped() -> String {
+    "the discovery task has stopped".into()
+}
+
+struct Node {
+    engine: Engine,
+    secret: SecretKey,
+    address: String,
+    ttl: Duration,
+    keys: BTreeMap<PublicKey, BTreeSet<String>>,
+}
+
+impl Node {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut refresh = tokio::time::interval(self.ttl / 2);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        refresh.tick().await;
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => break,
+                },
+                event = self.engine.swarm.select_next_some() => self.event(event),
+                _ = refresh.tick() => {
+                    if !self.keys.is_empty() {
+                        if let Err(e) = self.publish() {
+                            tracing::warn!("cannot refresh the node record: {e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Announce(key, vessels, reply) => {
+                let dht_key = kad::RecordKey::new(&crate::user_key_dht_key(&key));
+                self.keys.insert(key, vessels);
+                let result = self
+                    .publish()
+                    .and_then(|()| self.engine.swarm.behaviour_mut().kad.start_providing(dht_key).map(|_| ()).map_err(|e| e.to_string()));
+                let _ = reply.send(result);
+            }
+            Command::Withdraw(key, reply) => {
+                let dht_key = kad::RecordKey::new(&crate::user_key_dht_key(&key));
+                self.engine.swarm.behaviour_mut().kad.stop_providing(&dht_key);
+                self.keys.remove(&key);
+                let _ = reply.send(self.publish());
+            }
+            Command::ListenAddresses(reply) => {
+                let _ = reply.send(self.engine.listen_addresses());
+            }
+            #[cfg(test)]
+            Command::PublishRaw(bytes, reply) => {
+                self.put(bytes).unwrap();
+                let _ = reply.send(());
+            }
+            #[cfg(test)]
+            Command::ProvideOnly(key, reply) => {
+                let dht_key = kad::RecordKey::new(&crate::user_key_dht_key(&key));
+                self.engine.swarm.behaviour_mut().kad.start_providing(dht_key).unwrap();
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn event(&mut self, event: crate::engine::Event) {
+        if let SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed { result, .. })) = &event {
+            match result {
+                kad::QueryResult::PutRecord(Err(e)) => tracing::debug!("node record not stored everywhere: {e}"),
+                kad::QueryResult::StartProviding(Err(e)) | kad::QueryResult::RepublishProvider(Err(e)) => {
+                    tracing::debug!("provider record not stored everywhere: {e}")
+                }
+                _ => {}
+            }
+        }
+        self.engine.handle(event);
+    }
+
+    /// Signs a fresh node record (new expiry) and stores it in the DHT.
+    fn publish(&mut self) -> Result<(), String> {
+        let record = NodeRecord {
+            address: self.address.clone(),
+            node_key: self.secret.public(),
+            expires: crate::now_secs() + self.ttl.as_secs(),
+            keys: self.keys.clone(),
+        };
+        let bytes = record.encode(&self.secret)?;
+        self.put(bytes)
+    }
+
+    fn put(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        let peer = self.engine.peer();
+        let mut record = kad::Record::new(crate::node_record_key(&peer), bytes);
+        record.expires = Some(std::time::Instant::now() + self.ttl);
+        self.engine
+            .swarm
+            .behaviour_mut()
+            .kad
+            .put_record(record, Quorum::One)
+            .map(|_| ())
+            .map_err(|e| format!("cannot store the node record: {e}"))
+    }
+}
