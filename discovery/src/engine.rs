@@ -210,7 +210,7 @@ impl Engine {
         };
         let store = self.swarm.behaviour_mut().kad.store_mut();
         if let Some(existing) = store.get(&record.key) {
-            if NodeRecord::decode(&existing.value).is_ok_and(|old| old.expires > decoded.expires) {
+            if NodeRecord::decode(&existing.value).is_ok_and(|old| old.seq > decoded.seq) {
                 return;
             }
         }

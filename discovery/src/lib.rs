@@ -17,6 +17,7 @@ pub mod record;
 mod engine;
 mod lookup;
 mod node;
+pub mod node_manager;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -114,8 +114,8 @@ pub async fn lookup(bootstrap: &[String], user_key: &PublicKey, timeout: Duratio
                     let bytes = peer_record.record.value;
                     match check_node_record(&peer, &bytes, crate::now_secs()) {
                         Ok(record) => {
-                            if freshest.get(&peer).is_none_or(|(expires, _)| *expires < record.expires) {
-                                freshest.insert(peer, (record.expires, bytes));
+                            if freshest.get(&peer).is_none_or(|(seq, _)| *seq < record.seq) {
+                                freshest.insert(peer, (record.seq, bytes));
                             }
                         }
                         Err(e) => tracing::debug!("record under {peer} refused: {e}"),

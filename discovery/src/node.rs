@@ -83,6 +83,7 @@ pub async fn start(node_key: &SecretKey, config: Config) -> Result<Discovery, St
         address: config.address,
         ttl: config.ttl,
         keys: BTreeMap::new(),
+        seq: 0,
     };
     let task = tokio::spawn(node.run(receiver));
     Ok(Discovery { commands, task, peer })
@@ -154,6 +155,8 @@ struct Node {
     address: String,
     ttl: Duration,
     keys: BTreeMap<PublicKey, BTreeSet<String>>,
+    /// The sequence number of the last record published.
+    seq: u64,
 }
 
 impl Node {
@@ -231,10 +234,19 @@ impl Node {
             address: self.address.clone(),
             node_key: self.secret.public(),
             expires: crate::now_secs() + self.ttl.as_secs(),
+            seq: self.next_seq(),
             keys: self.keys.clone(),
         };
         let bytes = record.encode(&self.secret)?;
         self.put(bytes)
+    }
+
+    /// Milliseconds since the Unix epoch, so that a restarted node's records still supersede
+    /// the ones it published before; strictly increasing within one run.
+    fn next_seq(&mut self) -> u64 {
+        let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        self.seq = millis.max(self.seq + 1);
+        self.seq
     }
 
     fn put(&mut self, bytes: Vec<u8>) -> Result<(), String> {

@@ -11,6 +11,7 @@
 //! u16 length, UTF-8                           the node manager's host:port
 //! 32 bytes                                    the node's public key
 //! u64                                         expiry, seconds since the Unix epoch
+//! u64                                         sequence number, higher in every newer record
 //! u16 count, then for each user key:          keys in ascending byte order, no repeats
 //!     32 bytes                                the user's public key
 //!     u16 count, then u8 length + UTF-8 each  vessel names, ascending, no repeats
@@ -41,6 +42,9 @@ pub struct NodeRecord {
     pub node_key: PublicKey,
     /// Seconds since the Unix epoch after which the record means nothing.
     pub expires: u64,
+    /// Orders the records of one node: a holder keeps, and a lookup believes, the highest.
+    /// Expiry seconds cannot: a withdrawal and a new announcement often share a second.
+    pub seq: u64,
     pub keys: BTreeMap<PublicKey, BTreeSet<String>>,
 }
 
@@ -82,6 +86,7 @@ impl NodeRecord {
         out.extend_from_slice(address);
         out.extend_from_slice(&key_bytes(&self.node_key));
         out.extend_from_slice(&self.expires.to_be_bytes());
+        out.extend_from_slice(&self.seq.to_be_bytes());
         if self.keys.len() > MAX_KEYS {
             return Err(format!("a node record holds at most {MAX_KEYS} keys, not {}", self.keys.len()));
         }
@@ -119,6 +124,7 @@ impl NodeRecord {
         let address = std::str::from_utf8(r.take(len)?).map_err(|_| bad("the address is not UTF-8"))?.to_string();
         let node_key = r.key()?;
         let expires = u64::from_be_bytes(r.take(8)?.try_into().expect("8 bytes"));
+        let seq = u64::from_be_bytes(r.take(8)?.try_into().expect("8 bytes"));
         let count = r.u16()? as usize;
         if count > MAX_KEYS {
             return Err(DecodeError(format!("{count} keys, more than {MAX_KEYS}")));
@@ -150,7 +156,7 @@ impl NodeRecord {
         if !node_key.verify(body, signature) {
             return Err(bad("the signature does not verify with the node key it names"));
         }
-        Ok(NodeRecord { address, node_key, expires, keys })
+        Ok(NodeRecord { address, node_key, expires, seq, keys })
     }
 }
 
@@ -193,7 +199,7 @@ mod tests {
             let user = SecretKey::from_seed([seed; 32]).public();
             keys.insert(user, BTreeSet::from(["v1".to_string(), format!("v{seed}")]));
         }
-        NodeRecord { address: "127.0.0.1:1224".into(), node_key: secret.public(), expires: 1_800_000_000, keys }
+        NodeRecord { address: "127.0.0.1:1224".into(), node_key: secret.public(), expires: 1_800_000_000, seq: 1_800_000_000_123, keys }
     }
 
     #[test]

@@ -165,6 +165,7 @@ fn record_for(node: &PublicKey, address: &str, user: &PublicKey, expires: u64) -
         address: address.into(),
         node_key: node.clone(),
         expires,
+        seq: expires * 1000,
         keys: BTreeMap::from([(user.clone(), BTreeSet::from(["v1".to_string()]))]),
     }
 }
@@ -243,4 +244,64 @@ async fn an_unreachable_bootstrap_peer_is_named() {
     assert!(err.contains(&multiaddr), "{err}");
     let err = lookup(&["no-such-host.invalid:1".to_string()], &key(150).public(), Duration::from_secs(5)).await.unwrap_err();
     assert!(err.contains("no-such-host.invalid:1"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_manager_companion_follows_the_advertised_keys() {
+    use repy_nodemanager::server::{Advertised, Context};
+    let dir = tempfile::tempdir().unwrap();
+    let node = key(61);
+    let layout = repy_nodemanager::state::Layout::new(dir.path());
+    std::fs::write(layout.node_key(), format!("{}\n", node.seed_text())).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut settings = repy_nodemanager::state::Config::default();
+    settings.discovery_listen = format!("127.0.0.1:{port}");
+    settings.advertise_ttl_s = 60;
+    let (k1, k2, k3) = (key(160).public(), key(161).public(), key(162).public());
+    let (tx, rx) = tokio::sync::watch::channel(Advertised::from([
+        (k1.clone(), BTreeSet::from(["v1".to_string()])),
+        (k3.clone(), BTreeSet::from(["v2".to_string()])),
+    ]));
+    let context =
+        Context { dir: dir.path().to_path_buf(), config: settings, local_addr: "127.0.0.1:1224".parse().unwrap(), advertised: rx };
+    let task = tokio::spawn(crate::node_manager::serve(context));
+    let bootstrap = format!("127.0.0.1:{port}");
+    // The companion runs on its own: wait until it listens.
+    let waiting = Instant::now();
+    while tokio::net::TcpStream::connect(&bootstrap).await.is_err() {
+        assert!(waiting.elapsed() < Duration::from_secs(10), "the companion never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let me = BTreeSet::from([peer_id_of(&node.public())]);
+    let (found, _) = lookup_until(&bootstrap, &k1, Duration::from_secs(10), |f| peers(f) == me).await;
+    assert_eq!(peers(&found), me);
+    assert_eq!((found[0].address.as_str(), found[0].vessels.clone()), ("127.0.0.1:1224", vec!["v1".to_string()]));
+
+    // v1 changes hands from k1 to k2; k3's vessel is unchanged.
+    tx.send(Advertised::from([(k2.clone(), BTreeSet::from(["v1".to_string()])), (k3.clone(), BTreeSet::from(["v2".to_string()]))]))
+        .unwrap();
+    let (found, _) = lookup_until(&bootstrap, &k2, Duration::from_secs(10), |f| peers(f) == me).await;
+    assert_eq!(peers(&found), me);
+    let (found, _) = lookup_until(&bootstrap, &k1, Duration::from_secs(10), |f| f.is_empty()).await;
+    assert!(found.is_empty(), "{found:?}");
+    let (found, _) = lookup_until(&bootstrap, &k3, Duration::from_secs(10), |f| peers(f) == me).await;
+    assert_eq!(found[0].vessels, vec!["v2".to_string()]);
+
+    // The node manager stops: the companion ends.
+    drop(tx);
+    tokio::time::timeout(Duration::from_secs(10), task).await.expect("the companion ended").unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_discovery_settings_the_companion_does_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(repy_nodemanager::server::Advertised::new());
+    let context = repy_nodemanager::server::Context {
+        dir: dir.path().to_path_buf(),
+        config: repy_nodemanager::state::Config::default(),
+        local_addr: "127.0.0.1:1224".parse().unwrap(),
+        advertised: rx,
+    };
+    // Returns at once although the sender lives on and there is no node key to read.
+    tokio::time::timeout(Duration::from_secs(2), crate::node_manager::serve(context)).await.unwrap();
 }

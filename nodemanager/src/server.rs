@@ -3,9 +3,12 @@
 //! slots is decided by [`crate::connections`].
 
 use std::{
+    collections::{BTreeMap, BTreeSet},
+    future::Future,
     net::{IpAddr, SocketAddr},
     num::NonZeroU32,
-    path::Path,
+    path::{Path, PathBuf},
+    pin::Pin,
     sync::{mpsc, Arc, Mutex, MutexGuard},
     time::{Duration, Instant},
 };
@@ -15,7 +18,7 @@ use serde_json::Value;
 use tokio::{
     io::AsyncWriteExt,
     net::{TcpListener, TcpStream},
-    sync::{oneshot, Notify},
+    sync::{oneshot, watch, Notify},
 };
 use tracing::{error, info, warn};
 
@@ -26,6 +29,7 @@ use crate::{
     keys::PublicKey,
     node::{channel_notify, Node},
     request::{self, error_response, ok_response, unix_now, Checked, Code, NmError},
+    state::Config,
     vessel::Ended,
 };
 
@@ -64,13 +68,35 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_ansi(false).try_init();
 }
 
+/// What a [`Companion`] is given: the node's directory and settings, where the server listens,
+/// and what the node announces (see [`NodeState::advertised`]), updated after every change.
+pub struct Context {
+    pub dir: PathBuf,
+    pub config: Config,
+    pub local_addr: SocketAddr,
+    pub advertised: watch::Receiver<Advertised>,
+}
+
+/// Each key that owns or may use an advertised vessel, with the vessels' names.
+pub type Advertised = BTreeMap<PublicKey, BTreeSet<String>>;
+
+/// A task that runs beside the server on its runtime for as long as the node manager does:
+/// discovery (repy-discovery), which depends on this crate and so cannot be called from it.
+pub type Companion = Box<dyn FnOnce(Context) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
 /// Runs the node manager on state directory `dir` until SIGTERM/SIGINT.
 pub fn run(dir: &Path) -> Result<(), String> {
+    run_with(dir, None)
+}
+
+/// [`run`], with `companion` (if any) started once the server listens.
+pub fn run_with(dir: &Path, companion: Option<Companion>) -> Result<(), String> {
     init_logging();
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut node = Node::open(dir, channel_notify(tx.clone(), Msg::Ended))?;
     let config = node.config.clone();
     let node_key = node.node_key.clone();
+    let (advertised_tx, advertised_rx) = watch::channel(node.state.advertised());
     let (ready_tx, ready_rx) = mpsc::channel();
     let executor = std::thread::Builder::new()
         .name("executor".into())
@@ -83,7 +109,7 @@ pub fn run(dir: &Path) -> Result<(), String> {
             if failed {
                 return;
             }
-            execute(node, rx);
+            execute(node, rx, advertised_tx);
         })
         .map_err(|e| format!("cannot start the executor thread: {e}"))?;
     ready_rx.recv().map_err(|_| "the executor thread failed at start-up".to_string())??;
@@ -110,6 +136,10 @@ pub fn run(dir: &Path) -> Result<(), String> {
         });
         let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| config.listen.clone());
         info!("node manager listening on {local} (node key {})", shared.node_key);
+        if let (Some(companion), Ok(local_addr)) = (companion, listener.local_addr()) {
+            let context = Context { dir: dir.to_path_buf(), config: config.clone(), local_addr, advertised: advertised_rx };
+            tokio::spawn(companion(context));
+        }
         accept_loop(listener, shared).await;
         Ok::<(), String>(())
     });
@@ -144,36 +174,50 @@ impl Pending {
     }
 }
 
-fn execute(mut node: Node, rx: mpsc::Receiver<Msg>) {
+fn execute(mut node: Node, rx: mpsc::Receiver<Msg>, advertised: watch::Sender<Advertised>) {
     while let Ok(first) = rx.recv() {
-        // Requests that arrived meanwhile are admitted together: their sequence numbers are
-        // made durable (§7 rule 2) in one write instead of one write each.
-        let mut messages = vec![first];
-        while messages.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(msg) => messages.push(msg),
-                Err(_) => break,
-            }
+        if !execute_batch(&mut node, &rx, first) {
+            return;
         }
-        let mut batch = Vec::new();
-        for msg in messages {
-            match msg {
-                Msg::Request { checked, peer, reply } => batch.push(Pending::new(checked, peer, reply)),
-                Msg::Ended(ended) => {
-                    run_batch(&mut node, std::mem::take(&mut batch));
-                    node.on_ended(ended);
-                }
-                Msg::Shutdown(done) => {
-                    run_batch(&mut node, std::mem::take(&mut batch));
-                    info!("shutting down: stopping vessels");
-                    node.shutdown();
-                    let _ = done.send(());
-                    return;
-                }
-            }
-        }
-        run_batch(&mut node, batch);
+        let now = node.state.advertised();
+        advertised.send_if_modified(|old| {
+            let changed = *old != now;
+            *old = now;
+            changed
+        });
     }
+}
+
+/// Executes `first` and what arrived with it; false once the node has shut down.
+fn execute_batch(node: &mut Node, rx: &mpsc::Receiver<Msg>, first: Msg) -> bool {
+    // Requests that arrived meanwhile are admitted together: their sequence numbers are
+    // made durable (§7 rule 2) in one write instead of one write each.
+    let mut messages = vec![first];
+    while messages.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(msg) => messages.push(msg),
+            Err(_) => break,
+        }
+    }
+    let mut batch = Vec::new();
+    for msg in messages {
+        match msg {
+            Msg::Request { checked, peer, reply } => batch.push(Pending::new(checked, peer, reply)),
+            Msg::Ended(ended) => {
+                run_batch(node, std::mem::take(&mut batch));
+                node.on_ended(ended);
+            }
+            Msg::Shutdown(done) => {
+                run_batch(node, std::mem::take(&mut batch));
+                info!("shutting down: stopping vessels");
+                node.shutdown();
+                let _ = done.send(());
+                return false;
+            }
+        }
+    }
+    run_batch(node, batch);
+    true
 }
 
 /// Admits every request of `batch`, persists the sequence numbers that must be durable once

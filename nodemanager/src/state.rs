@@ -2,7 +2,7 @@
 //! atomic file replacement (write to `tmp/`, fsync, rename, fsync the directory).
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     fs::{self, File},
     io::Write,
     path::{Path, PathBuf},
@@ -98,6 +98,16 @@ pub struct Config {
     pub stop_grace_s: u64,
     /// Requests per second accepted from one client address (beyond: `Busy`).
     pub max_requests_per_s: u32,
+    /// DHT peers to join (issue 17): `host:port` or multiaddrs. Empty, with an empty
+    /// `discovery_listen` too, keeps the node off the DHT.
+    pub bootstrap: Vec<String>,
+    /// Where the DHT side listens (a multiaddr or `host:port`); empty: any port on all
+    /// addresses when `bootstrap` is set.
+    pub discovery_listen: String,
+    /// The `host:port` that lookups report for this node; empty: `listen`.
+    pub advertise_address: String,
+    /// How long an announcement lasts unless refreshed (it is refreshed every half of it).
+    pub advertise_ttl_s: u64,
     pub network: Network,
 }
 
@@ -126,6 +136,10 @@ impl Default for Config {
             max_vessels: 256,
             stop_grace_s: 5,
             max_requests_per_s: 1000,
+            bootstrap: Vec::new(),
+            discovery_listen: String::new(),
+            advertise_address: String::new(),
+            advertise_ttl_s: 300,
             network: Network::default(),
         }
     }
@@ -157,6 +171,9 @@ impl Config {
         }
         if self.frame_timeout_s == 0 || self.idle_timeout_s == 0 {
             return Err("frame_timeout_s and idle_timeout_s must be at least 1".into());
+        }
+        if self.advertise_ttl_s < 2 {
+            return Err("advertise_ttl_s must be at least 2".into());
         }
         Ok(())
     }
@@ -255,6 +272,18 @@ pub struct NodeState {
 impl NodeState {
     pub fn new() -> NodeState {
         NodeState { format: 1, next_vessel: 1, vessels: BTreeMap::new() }
+    }
+
+    /// What the node announces on the DHT: every key that owns or may use a vessel whose
+    /// `advertise` is on, with the names of those vessels.
+    pub fn advertised(&self) -> BTreeMap<PublicKey, BTreeSet<String>> {
+        let mut out: BTreeMap<PublicKey, BTreeSet<String>> = BTreeMap::new();
+        for record in self.vessels.values().filter(|r| r.advertise) {
+            for key in std::iter::once(&record.owner_key).chain(&record.user_keys) {
+                out.entry(key.clone()).or_default().insert(record.name.clone());
+            }
+        }
+        out
     }
 
     /// Takes the next vessel name.
