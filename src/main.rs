@@ -3,6 +3,7 @@
 mod check_cmd;
 mod fleet_cmd;
 mod keygen_cmd;
+mod lookup_cmd;
 mod node_cmd;
 mod restrictions_cmd;
 mod run_cmd;
@@ -44,6 +45,8 @@ enum Command {
     /// Act on every vessel a key may use on a list of nodes: browse, upload, start, stop, log,
     /// list, download, reset, run.
     Fleet(fleet_cmd::FleetArgs),
+    /// Print what the DHT holds for a key: node address, node key, vessels, seconds left.
+    Lookup(lookup_cmd::LookupArgs),
     /// Start or stop local node managers to rehearse a deployment on one machine.
     Testbed {
         #[command(subcommand)]
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Restrictions { action } => restrictions_cmd::run(action),
         Command::Keygen(args) => keygen_cmd::run(args),
         Command::Fleet(args) => fleet_cmd::run(args),
+        Command::Lookup(args) => lookup_cmd::run(args),
         Command::Testbed { action } => testbed_cmd::run(action),
         Command::Node { action } => node_cmd::run(action),
         Command::Test(args) => test_cmd::run(args),

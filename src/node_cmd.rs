@@ -104,7 +104,7 @@ pub fn run(action: Action) -> u8 {
             let opts = InitOptions { dir, owner, listen, vessels, cpu, memory, disk, ports };
             report(init::init(&opts).map(|summary| println!("{summary}")))
         }
-        Action::Run { dir } => report(server::run(&dir)),
+        Action::Run { dir } => report(server::run_with(&dir, Some(repy_discovery::node_manager::companion()))),
         Action::Status { dir } => report(init::status(&dir).map(|text| print!("{text}"))),
         Action::Call { key, node, call, args } => report(call_node(key.as_deref(), &node, &call, &args)),
         Action::Bench { key, node, connections, requests } => report(bench(&key, &node, connections, requests)),

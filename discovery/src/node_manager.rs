@@ -36,6 +36,9 @@ pub async fn serve(context: Context) {
         }
     };
     let address = if settings.advertise_address.is_empty() { context.local_addr.to_string() } else { settings.advertise_address.clone() };
+    if settings.advertise_address.is_empty() && context.local_addr.ip().is_unspecified() {
+        tracing::warn!("discovery: announcing {address}, which others cannot dial: set advertise_address in node.toml");
+    }
     let mut config = Config::new(&address);
     if !settings.discovery_listen.is_empty() {
         config.listen = vec![settings.discovery_listen.clone()];
