@@ -34,12 +34,11 @@ pub fn run(args: LookupArgs) -> u8 {
     }
 }
 
-/// A public key written out, or the key of NAME.publickey.
+/// A public key written out, or the key of NAME.publickey. Base64 may hold '/', so a text
+/// that parses as a key is one, whatever it looks like as a path.
 fn parse_key(text: &str) -> Result<PublicKey, String> {
-    if text.len() == 44 && !text.contains('/') {
-        if let Ok(key) = PublicKey::parse(text) {
-            return Ok(key);
-        }
+    if let Ok(key) = PublicKey::parse(text) {
+        return Ok(key);
     }
     keys::read_public_key(std::path::Path::new(&format!("{text}.publickey")))
 }

@@ -134,10 +134,15 @@ impl From<std::io::Error> for FrameError {
 /// Blocking version for clients (the socket's read timeout bounds the wait).
 pub fn read_frame_blocking<R: Read>(reader: &mut R, limit: usize) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; 4];
-    match reader.read(&mut header[..1]) {
-        Ok(0) => return Err(FrameError::Closed),
-        Ok(_) => {}
-        Err(e) => return Err(FrameError::Io(e)),
+    // A signal delivered to the caller interrupts the wait; that is no answer yet (read_exact
+    // below retries the same way).
+    loop {
+        match reader.read(&mut header[..1]) {
+            Ok(0) => return Err(FrameError::Closed),
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(FrameError::Io(e)),
+        }
     }
     let eof = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -281,6 +286,23 @@ mod tests {
         assert!(matches!(read_frame_blocking(&mut reader, 100), Err(FrameError::Closed)));
         assert_eq!(&bytes[..4], &[0, 0, 0, 7]);
         assert_eq!(read(&bytes, 100).unwrap(), br#"{"a":1}"#);
+    }
+
+    /// A client's wait for an answer, interrupted by a signal (EINTR), goes on waiting.
+    #[test]
+    fn an_interrupted_wait_is_retried() {
+        struct InterruptedFirst<'a>(bool, &'a [u8]);
+        impl Read for InterruptedFirst<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if !self.0 {
+                    self.0 = true;
+                    return Err(std::io::ErrorKind::Interrupted.into());
+                }
+                Read::read(&mut self.1, buf)
+            }
+        }
+        let bytes = encode(&json!({"a": 1}));
+        assert_eq!(read_frame_blocking(&mut InterruptedFirst(false, &bytes), 100).unwrap(), br#"{"a":1}"#);
     }
 
     #[test]
