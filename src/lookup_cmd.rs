@@ -43,27 +43,9 @@ fn parse_key(text: &str) -> Result<PublicKey, String> {
     keys::read_public_key(std::path::Path::new(&format!("{text}.publickey")))
 }
 
-/// Bootstrap addresses with each `@FILE` replaced by the file's non-empty, non-comment lines.
-fn expand(addresses: &[String]) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    for address in addresses {
-        match address.strip_prefix('@') {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
-                out.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string));
-            }
-            None => out.push(address.clone()),
-        }
-    }
-    if out.is_empty() {
-        return Err("no bootstrap address given".into());
-    }
-    Ok(out)
-}
-
 fn lookup(args: &LookupArgs) -> Result<(), String> {
     let key = parse_key(&args.key)?;
-    let bootstrap = expand(&args.bootstrap)?;
+    let bootstrap = repy_discovery::bootstrap::expand(&args.bootstrap, true)?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start the network runtime: {e}"))?;
     let found = runtime.block_on(repy_discovery::lookup(&bootstrap, &key, Duration::from_secs(args.timeout)))?;

@@ -49,6 +49,15 @@ pub enum Action {
         /// Donated port range A-B (messport and connport) [63100-63199].
         #[arg(long, value_name = "RANGE")]
         ports: Option<String>,
+        /// A DHT peer to join, host:port or a multiaddr (repeatable; @FILE reads one a line).
+        /// With one, the node announces its vessels' keys so that `repy lookup` and `repy fleet
+        /// --bootstrap` find them.
+        #[arg(long = "bootstrap", value_name = "ADDR")]
+        bootstrap: Vec<String>,
+        /// Where the node's DHT side listens, host:port or a multiaddr [any port, when
+        /// --bootstrap is given]. A node with this and no --bootstrap starts a DHT of its own.
+        #[arg(long, value_name = "ADDR")]
+        discovery_listen: Option<String>,
     },
     /// Run the node manager in the foreground (logs to stderr; stop with Ctrl-C or SIGTERM).
     Run {
@@ -100,9 +109,13 @@ pub enum Action {
 
 pub fn run(action: Action) -> u8 {
     match action {
-        Action::Init { dir, owner, listen, vessels, cpu, memory, disk, ports } => {
-            let opts = InitOptions { dir, owner, listen, vessels, cpu, memory, disk, ports };
-            report(init::init(&opts).map(|summary| println!("{summary}")))
+        Action::Init { dir, owner, listen, vessels, cpu, memory, disk, ports, bootstrap, discovery_listen } => {
+            let init = || {
+                let bootstrap = repy_discovery::bootstrap::expand(&bootstrap, false)?;
+                let opts = InitOptions { dir, owner, listen, vessels, cpu, memory, disk, ports, bootstrap, discovery_listen };
+                init::init(&opts).map(|summary| println!("{summary}"))
+            };
+            report(init())
         }
         Action::Run { dir } => report(server::run_with(&dir, Some(repy_discovery::node_manager::companion()))),
         Action::Status { dir } => report(init::status(&dir).map(|text| print!("{text}"))),

@@ -12,6 +12,7 @@
 //! Bootstrap addresses are `host:port` (TCP) or multiaddrs, with or without `/p2p/<peer id>`;
 //! a missing peer id is learnt from the connection's Noise handshake when dialling.
 
+pub mod bootstrap;
 pub mod record;
 
 mod engine;

@@ -167,6 +167,8 @@ pub fn up(opts: &UpOptions) -> Result<String, String> {
                 memory: None,
                 disk: None,
                 ports: Some(format!("{}-{}", base + 1, base + block - 1)),
+                bootstrap: Vec::new(),
+                discovery_listen: None,
             })
             .map_err(|e| format!("node {}: {e}", i + 1))?;
             addrs.push(listen);

@@ -24,6 +24,11 @@ pub struct InitOptions {
     pub memory: Option<u64>,
     pub disk: Option<u64>,
     pub ports: Option<String>,
+    /// DHT peers to join (`node.toml`'s `bootstrap`); empty keeps the node off the DHT unless
+    /// `discovery_listen` is set.
+    pub bootstrap: Vec<String>,
+    /// Where the DHT side listens (`node.toml`'s `discovery_listen`).
+    pub discovery_listen: Option<String>,
 }
 
 fn parse_range(text: &str) -> Result<(u16, u16), String> {
@@ -54,6 +59,11 @@ pub fn init(opts: &InitOptions) -> Result<String, String> {
         listen.parse::<std::net::SocketAddr>().map_err(|e| format!("invalid --listen '{listen}': {e} (expected IP:PORT)"))?;
         config.listen = listen.clone();
     }
+    config.bootstrap = opts.bootstrap.clone();
+    if let Some(listen) = &opts.discovery_listen {
+        config.discovery_listen = listen.clone();
+    }
+    config.validate().map_err(|e| format!("invalid settings: {e}"))?;
     let cpus = std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1);
     let cpu = match &opts.cpu {
         Some(text) => Micro::parse(text).map_err(|e| format!("invalid --cpu '{text}': {e}"))?,

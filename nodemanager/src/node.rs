@@ -328,6 +328,8 @@ mod tests {
             memory: Some(1_000_000_000),
             disk: Some(100_000_000),
             ports: None,
+            bootstrap: Vec::new(),
+            discovery_listen: None,
         })
         .unwrap();
         (state, crate::keys::read_secret_key(&dir.join("owner.privatekey")).unwrap())

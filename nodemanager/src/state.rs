@@ -175,12 +175,38 @@ impl Config {
         if self.advertise_ttl_s < 2 {
             return Err("advertise_ttl_s must be at least 2".into());
         }
+        for (field, address) in self.bootstrap.iter().map(|a| ("bootstrap", a)).chain([("discovery_listen", &self.discovery_listen)]) {
+            if !address.is_empty() {
+                dht_address_problem(address).map_err(|why| format!("{field} '{address}': {why}"))?;
+            }
+        }
         Ok(())
     }
 
     /// The text written by `repy node init`: every setting with its value.
     pub fn to_text(&self) -> String {
         toml::to_string(self).expect("the configuration always serialises")
+    }
+}
+
+/// Why `text` is neither a multiaddr (`/ip4/.../tcp/...`) nor `host:port`, checked as far as
+/// it can be without resolving names: a typo is refused when `node.toml` is read rather than
+/// retried by discovery for ever. (The discovery crate parses multiaddrs fully.)
+pub fn dht_address_problem(text: &str) -> Result<(), String> {
+    if text.starts_with('/') {
+        return if text.len() > 1 && !text.chars().any(char::is_whitespace) {
+            Ok(())
+        } else {
+            Err("not a multiaddr".into())
+        };
+    }
+    let (host, port) = text.rsplit_once(':').ok_or("expected host:port or a multiaddr such as /ip4/127.0.0.1/tcp/4001")?;
+    if host.is_empty() || host.chars().any(char::is_whitespace) {
+        return Err("the host is empty or contains a space".into());
+    }
+    match port.parse::<u16>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!("port '{port}' is not a number from 0 to 65535")),
     }
 }
 
@@ -440,6 +466,18 @@ mod tests {
         let needed = frame_bytes_for_file(1_000_000);
         assert!(Config::parse(&format!("max_file_bytes = 1000000\nmax_frame_bytes = {needed}\n")).is_ok());
         assert!(Config::parse(&format!("max_file_bytes = 1000000\nmax_frame_bytes = {}\n", needed - 1)).is_err());
+    }
+
+    #[test]
+    fn bootstrap_addresses_are_checked_when_read() {
+        let ok = "bootstrap = [\"127.0.0.1:4001\", \"/ip4/10.0.0.1/tcp/4001/p2p/12D3KooW\", \"dht.example.org:4001\"]\n";
+        assert_eq!(Config::parse(ok).unwrap().bootstrap.len(), 3);
+        let e = Config::parse("bootstrap = [\"127.0.0.1:4001\", \"localhost\"]\n").unwrap_err();
+        assert!(e.starts_with("bootstrap 'localhost': expected host:port or a multiaddr"), "{e}");
+        let e = Config::parse("bootstrap = [\"h:40o1\"]\n").unwrap_err();
+        assert!(e.contains("bootstrap 'h:40o1': port '40o1'"), "{e}");
+        let e = Config::parse("discovery_listen = \"/ \"\n").unwrap_err();
+        assert!(e.contains("discovery_listen '/ ': not a multiaddr"), "{e}");
     }
 
     #[test]
