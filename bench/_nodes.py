@@ -1,15 +1,18 @@
-"""Helpers shared by the node-manager benchmarks (bench/nodemanager.py, bench/soak.py).
+"""Helpers shared by the node-manager benchmarks (bench/nodemanager.py, bench/soak.py) and the
+testbed ones (bench/chord.py, bench/aggregate.py, bench/discovery.py).
 
 Keys and node state directories are made with the `repy` binary itself (`repy keygen`,
 `repy node init`); public requests, which need no signature, are sent from here directly
 (nodemanager.md §3.1: a 4-byte big-endian length, then one JSON object).
 """
+import contextlib
 import json
 import os
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,3 +105,16 @@ def public_call(addr, call, args=None, timeout=5.0):
         s.sendall(struct.pack(">I", len(body)) + body)
         (length,) = struct.unpack(">I", _read_exactly(s, 4))
         return json.loads(_read_exactly(s, length))
+
+
+@contextlib.contextmanager
+def testbed(repy, nodes, vessels, ports="40000-49999", more=()):
+    """`repy testbed up` of NODES x VESSELS in a temporary directory, taken down afterwards
+    however the block ends. Yields (directory, the `repy fleet --key K --nodes FILE` prefix)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([repy, "testbed", "up", "--nodes", str(nodes), "--vessels", str(vessels), "--dir", tmp,
+                        "--ports", ports, *more], check=True, stdout=subprocess.DEVNULL)
+        try:
+            yield tmp, [repy, "fleet", "--key", os.path.join(tmp, "testbed"), "--nodes", os.path.join(tmp, "nodes.txt")]
+        finally:
+            subprocess.run([repy, "testbed", "down", "--dir", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

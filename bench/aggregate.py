@@ -19,10 +19,9 @@ import json
 import os
 import statistics
 import subprocess
-import tempfile
 import time
 
-from _nodes import ROOT, find_repy
+from _nodes import ROOT, find_repy, testbed
 
 EPOCH_ROUNDS = 40  # aggregate.py's EPOCH
 ROUND_SECONDS = 0.5  # aggregate.py's ROUND
@@ -59,45 +58,39 @@ def summary(values):
 
 
 def measure(repy, nodes, vessels, epochs):
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([repy, "testbed", "up", "--nodes", str(nodes), "--vessels", str(vessels), "--dir", tmp,
-                        "--ports", "40000-49999"], check=True, stdout=subprocess.DEVNULL)
-        try:
-            fleet = [repy, "fleet", "--key", os.path.join(tmp, "testbed"), "--nodes", os.path.join(tmp, "nodes.txt")]
-            subprocess.run(fleet + ["upload", os.path.join(ROOT, "examples", "aggregate.py")], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            out = subprocess.run(fleet + ["--json", "start", "aggregate.py", "{ip}:{port}", "{peers}"], check=True,
-                                 capture_output=True).stdout
-            started = json.loads(out)["results"]
-            size = len(started)
-            asker = next(r for r in started if r["args"][1] == r["args"][2])
-            place = (asker["node"], asker["vessel"])
-            # The log is circular: read it often enough that no line is lost, and keep every line seen.
-            seen = {}
-            deadline = time.monotonic() + (epochs + 2) * EPOCH_ROUNDS * ROUND_SECONDS * 3
-            while True:
-                logs = json.loads(subprocess.run(fleet + ["--json", "log"], check=True, capture_output=True).stdout)
-                for r in logs["results"]:
-                    if (r["node"], r.get("vessel")) == place:
-                        seen.update(estimates(r.get("log") or ""))
-                last_epoch = max((e for e, _ in seen), default=0)
-                if last_epoch >= epochs + 1:
-                    break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"{size} vessels: only {last_epoch} epochs logged before the deadline")
-                time.sleep(5)
-            firsts, settleds = [], []
-            for epoch in range(1, epochs + 1):
-                rounds = {r: x for (e, r), x in seen.items() if e == epoch}
-                first, settled = epoch_figures(rounds, size)
-                firsts.append(first)
-                settleds.append(settled)
-            never = sum(1 for f in firsts if f is None)
-            print(f"{size} vessels ({nodes} nodes x {vessels}), {epochs} epochs of {EPOCH_ROUNDS} rounds: "
-                  f"first within 2 %: {summary(firsts)} rounds; settled within 2 %: {summary(settleds)} rounds; "
-                  f"epochs never within 2 %: {never}; per epoch first={firsts} settled={settleds}", flush=True)
-        finally:
-            subprocess.run([repy, "testbed", "down", "--dir", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with testbed(repy, nodes, vessels) as (_, fleet):
+        subprocess.run(fleet + ["upload", os.path.join(ROOT, "examples", "aggregate.py")], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = subprocess.run(fleet + ["--json", "start", "aggregate.py", "{ip}:{port}", "{peers}"], check=True,
+                             capture_output=True).stdout
+        started = json.loads(out)["results"]
+        size = len(started)
+        asker = next(r for r in started if r["args"][1] == r["args"][2])
+        place = (asker["node"], asker["vessel"])
+        # The log is circular: read it often enough that no line is lost, and keep every line seen.
+        seen = {}
+        deadline = time.monotonic() + (epochs + 2) * EPOCH_ROUNDS * ROUND_SECONDS * 3
+        while True:
+            logs = json.loads(subprocess.run(fleet + ["--json", "log"], check=True, capture_output=True).stdout)
+            for r in logs["results"]:
+                if (r["node"], r.get("vessel")) == place:
+                    seen.update(estimates(r.get("log") or ""))
+            last_epoch = max((e for e, _ in seen), default=0)
+            if last_epoch >= epochs + 1:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{size} vessels: only {last_epoch} epochs logged before the deadline")
+            time.sleep(5)
+        firsts, settleds = [], []
+        for epoch in range(1, epochs + 1):
+            rounds = {r: x for (e, r), x in seen.items() if e == epoch}
+            first, settled = epoch_figures(rounds, size)
+            firsts.append(first)
+            settleds.append(settled)
+        never = sum(1 for f in firsts if f is None)
+        print(f"{size} vessels ({nodes} nodes x {vessels}), {epochs} epochs of {EPOCH_ROUNDS} rounds: "
+              f"first within 2 %: {summary(firsts)} rounds; settled within 2 %: {summary(settleds)} rounds; "
+              f"epochs never within 2 %: {never}; per epoch first={firsts} settled={settleds}", flush=True)
 
 
 def main():

@@ -16,10 +16,9 @@ import os
 import random
 import socket
 import subprocess
-import tempfile
 import time
 
-from _nodes import ROOT, find_repy
+from _nodes import ROOT, find_repy, testbed
 
 
 def fnv1a(text):
@@ -55,45 +54,39 @@ def percentile(values, p):
 
 
 def measure(repy, nodes, vessels, count):
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([repy, "testbed", "up", "--nodes", str(nodes), "--vessels", str(vessels), "--dir", tmp,
-                        "--ports", "40000-49999"], check=True, stdout=subprocess.DEVNULL)
-        try:
-            fleet = [repy, "fleet", "--key", os.path.join(tmp, "testbed"), "--nodes", os.path.join(tmp, "nodes.txt")]
-            subprocess.run(fleet + ["upload", os.path.join(ROOT, "examples", "chord.py")], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            out = subprocess.run(fleet + ["--json", "start", "chord.py", "{ip}:{port}", "{peers}"], check=True,
-                                 capture_output=True).stdout
-            addrs = [r["args"][1] for r in json.loads(out)["results"]]
-            ids = sorted(fnv1a(a) for a in addrs)
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.bind(("127.0.0.1", 0))
-            sock.settimeout(0.2)
-            rng = random.Random(19)
-            reqid, right, started = 0, 0, time.monotonic()
-            while right < 100:
-                if time.monotonic() - started > 120:
-                    raise SystemExit(f"{len(addrs)} vessels: the ring did not stabilise within 120 s")
-                reqid += 1
-                key = rng.randrange(2 ** 32)
-                answer = lookup(sock, rng.choice(addrs), key, reqid)
-                right = right + 1 if answer and answer[0] == successor(key, ids) else 0
-            stable = time.monotonic() - started
-            hops, ms, wrong = [], [], 0
-            for _ in range(count):
-                reqid += 1
-                key = rng.randrange(2 ** 32)
-                answer = lookup(sock, rng.choice(addrs), key, reqid)
-                if answer is None or answer[0] != successor(key, ids):
-                    wrong += 1
-                    continue
-                hops.append(answer[1])
-                ms.append(answer[2])
-            print(f"{len(addrs)} vessels ({nodes} nodes x {vessels}): stable after {stable:.1f} s; {count} lookups, "
-                  f"{wrong} wrong or unanswered; hops median {percentile(hops, 0.5)} p99 {percentile(hops, 0.99)}; "
-                  f"ms median {percentile(ms, 0.5):.2f} p99 {percentile(ms, 0.99):.2f}", flush=True)
-        finally:
-            subprocess.run([repy, "testbed", "down", "--dir", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with testbed(repy, nodes, vessels) as (_, fleet):
+        subprocess.run(fleet + ["upload", os.path.join(ROOT, "examples", "chord.py")], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = subprocess.run(fleet + ["--json", "start", "chord.py", "{ip}:{port}", "{peers}"], check=True,
+                             capture_output=True).stdout
+        addrs = [r["args"][1] for r in json.loads(out)["results"]]
+        ids = sorted(fnv1a(a) for a in addrs)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.2)
+        rng = random.Random(19)
+        reqid, right, started = 0, 0, time.monotonic()
+        while right < 100:
+            if time.monotonic() - started > 120:
+                raise SystemExit(f"{len(addrs)} vessels: the ring did not stabilise within 120 s")
+            reqid += 1
+            key = rng.randrange(2 ** 32)
+            answer = lookup(sock, rng.choice(addrs), key, reqid)
+            right = right + 1 if answer and answer[0] == successor(key, ids) else 0
+        stable = time.monotonic() - started
+        hops, ms, wrong = [], [], 0
+        for _ in range(count):
+            reqid += 1
+            key = rng.randrange(2 ** 32)
+            answer = lookup(sock, rng.choice(addrs), key, reqid)
+            if answer is None or answer[0] != successor(key, ids):
+                wrong += 1
+                continue
+            hops.append(answer[1])
+            ms.append(answer[2])
+        print(f"{len(addrs)} vessels ({nodes} nodes x {vessels}): stable after {stable:.1f} s; {count} lookups, "
+              f"{wrong} wrong or unanswered; hops median {percentile(hops, 0.5)} p99 {percentile(hops, 0.99)}; "
+              f"ms median {percentile(ms, 0.5):.2f} p99 {percentile(ms, 0.99):.2f}", flush=True)
 
 
 def main():

@@ -4,6 +4,8 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Subcommand};
 use repy_fleet::{
+    config::ClientConfig,
+    discovered,
     exec::Executor,
     fleet::{Command, Fleet, Outcome},
     identity, nodes,
@@ -30,14 +32,25 @@ Example, rehearsed on one machine:
   repy fleet --key tb/testbed --nodes tb/nodes.txt upload examples/allpairsping.py
   repy fleet --key tb/testbed --nodes tb/nodes.txt start allpairsping.py '{ip}:{port}' '{connport}' '{peers}'
   repy fleet --key tb/testbed --nodes tb/nodes.txt log
-  repy testbed down --dir tb")]
+  repy testbed down --dir tb
+The same through the testbed's DHT instead of its nodes file:
+  repy fleet --key tb/testbed --bootstrap @tb/bootstrap.txt browse")]
 pub struct FleetArgs {
     /// Key to act with: NAME.privatekey (and NAME.publickey), NAME being a path prefix.
     #[arg(long, value_name = "NAME")]
     key: String,
-    /// Nodes file: one HOST:PORT a line ('#' starts a comment).
-    #[arg(long, value_name = "FILE", default_value = "nodes.txt")]
-    nodes: PathBuf,
+    /// Nodes file: one HOST:PORT a line ('#' starts a comment) [nodes.txt, unless --bootstrap
+    /// or the settings file's bootstrap finds the nodes on the DHT].
+    #[arg(long, value_name = "FILE", conflicts_with = "bootstrap")]
+    nodes: Option<PathBuf>,
+    /// Find the nodes on the DHT instead: every node announcing the key, reached through this
+    /// peer (host:port or a multiaddr; repeatable; @FILE reads one a line), each checked
+    /// against the node itself. Default: `bootstrap` in ~/.config/repy/client.toml.
+    #[arg(long = "bootstrap", value_name = "ADDR")]
+    bootstrap: Vec<String>,
+    /// Seconds to wait for the DHT's answers (with --bootstrap).
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    lookup_timeout: f64,
     /// Print one JSON document with a result per vessel instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -120,17 +133,52 @@ fn build(command: FleetCommand) -> Result<Command, String> {
     })
 }
 
+fn seconds(option: &str, value: f64) -> Result<Duration, String> {
+    if !(value.is_finite() && value > 0.0 && value <= 1e6) {
+        return Err(format!("{option} {value}: expected a positive number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// The bootstrap addresses to find the nodes through: `--bootstrap`, else the settings file's;
+/// None when neither gives any (then the nodes file is used).
+pub fn bootstrap(given: &[String]) -> Result<Option<Vec<String>>, String> {
+    let listed = if given.is_empty() { ClientConfig::load_default()?.bootstrap } else { given.to_vec() };
+    let expanded = repy_discovery::bootstrap::expand(&listed, false)?;
+    Ok((!expanded.is_empty()).then_some(expanded))
+}
+
 pub fn run(args: FleetArgs) -> u8 {
     let prepared = (|| {
         let identity = identity::load(&args.key)?;
-        let nodes = nodes::read_nodes_file(&args.nodes)?;
         let command = build(args.command)?;
         let exec = Executor::new(args.parallel, !args.json)?;
-        let timeout = args.node_timeout;
-        if !(timeout.is_finite() && timeout > 0.0 && timeout <= 1e6) {
-            return Err(format!("--node-timeout {timeout}: expected a positive number of seconds"));
-        }
-        Ok::<_, String>((Fleet::new(nodes, &identity, exec, Duration::from_secs_f64(timeout)), command))
+        let timeout = seconds("--node-timeout", args.node_timeout)?;
+        let nodes = match (&args.nodes, bootstrap(&args.bootstrap)?) {
+            (Some(file), _) => nodes::read_nodes_file(file)?,
+            (None, None) => nodes::read_nodes_file(std::path::Path::new("nodes.txt"))?,
+            (None, Some(bootstrap)) => {
+                let lookup_timeout = seconds("--lookup-timeout", args.lookup_timeout)?;
+                let found = discovered::find(&bootstrap, &identity.public, lookup_timeout, timeout, &exec)?;
+                for (node, why) in &found.ignored {
+                    eprintln!("repy: fleet: ignored the DHT's answer {node}: {why}");
+                }
+                if found.nodes.is_empty() {
+                    return Err(format!(
+                        "no node on the DHT (bootstrap {}) announces key {}{}",
+                        bootstrap.join(" "),
+                        identity.public.fingerprint(),
+                        if found.ignored.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" and serves it ({} answers ignored)", found.ignored.len())
+                        }
+                    ));
+                }
+                found.nodes
+            }
+        };
+        Ok::<_, String>((Fleet::new(nodes, &identity, exec, timeout), command))
     })();
     let (fleet, command) = match prepared {
         Ok(p) => p,

@@ -13,8 +13,9 @@ pub struct LookupArgs {
     /// The key to look up: its 44-character public key, or NAME for NAME.publickey.
     #[arg(long)]
     key: String,
-    /// A DHT peer to ask: host:port or a multiaddr (repeatable; @FILE reads one per line).
-    #[arg(long = "bootstrap", value_name = "ADDR", required = true)]
+    /// A DHT peer to ask: host:port or a multiaddr (repeatable; @FILE reads one per line)
+    /// [`bootstrap` in ~/.config/repy/client.toml].
+    #[arg(long = "bootstrap", value_name = "ADDR")]
     bootstrap: Vec<String>,
     /// Seconds to wait for the answers.
     #[arg(long, default_value_t = 10)]
@@ -45,7 +46,8 @@ fn parse_key(text: &str) -> Result<PublicKey, String> {
 
 fn lookup(args: &LookupArgs) -> Result<(), String> {
     let key = parse_key(&args.key)?;
-    let bootstrap = repy_discovery::bootstrap::expand(&args.bootstrap, true)?;
+    let bootstrap = crate::fleet_cmd::bootstrap(&args.bootstrap)?
+        .ok_or("no bootstrap address: give --bootstrap ADDR, or set bootstrap in ~/.config/repy/client.toml")?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start the network runtime: {e}"))?;
     let found = runtime.block_on(repy_discovery::lookup(&bootstrap, &key, Duration::from_secs(args.timeout)))?;

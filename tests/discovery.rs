@@ -1,5 +1,7 @@
 //! Discovery end to end (issue 17): two `repy node run` on loopback join one DHT through
-//! `node.toml`, and `repy lookup` finds their vessels by key, and follows a change of users.
+//! `node.toml`, and `repy lookup` finds their vessels by key, and follows a change of users; a
+//! testbed's nodes form a DHT of their own that `repy fleet --bootstrap` deploys through, a
+//! killed node leaves it within a time-to-live, and a forged announcement is not acted on.
 
 use std::{
     path::Path,
@@ -12,7 +14,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::repy;
+use common::{repy, testbed::Testbed};
 
 fn repy_cli(args: &[&str]) -> (bool, String, String) {
     let out = repy().args(args).output().expect("repy runs");
@@ -141,4 +143,120 @@ fn lookup_names_an_unreachable_bootstrap_peer() {
     let (ok, _, err) = repy_cli(&["lookup", "--key", dir.path().join("alice").to_str().unwrap(), "--bootstrap", &unreachable]);
     assert!(!ok);
     assert!(err.contains(&unreachable), "{err}");
+}
+
+/// The `node/vessel` places of a `repy fleet --json` document's results, sorted.
+fn places(doc: &Value) -> Vec<String> {
+    let mut out: Vec<String> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}/{}", r["node"].as_str().unwrap(), r["vessel"].as_str().unwrap_or("-")))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_testbed_is_found_on_its_dht_and_a_killed_node_leaves_it() {
+    const TTL: u64 = 8;
+    let bed = Testbed::up_with(10, 2, "60000-60499", &["--advertise-ttl", &TTL.to_string()]);
+    let up = Instant::now();
+    let bootstrap = bed.bootstrap();
+    let mut all = bed.nodes.clone();
+    all.sort();
+    let (found, _) = lookup_until(&bed.key(), &bootstrap, Duration::from_secs(30), |f| addresses(f) == all);
+    let took = up.elapsed();
+    eprintln!("all 10 nodes found {took:?} after testbed up returned");
+    assert_eq!(addresses(&found), all, "{found:#?}");
+    assert!(took <= Duration::from_secs(10), "every vessel should be found within 10 s of up, took {took:?}");
+    assert!(found.iter().all(|f| f["vessels"] == json!(["v1", "v2"])), "{found:#?}");
+
+    // A deployment with only the key and the bootstrap file reaches every vessel.
+    let out = bed.fleet_dht(&["--json", "browse"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(out.status.success(), "{doc:#}\n{}", String::from_utf8_lossy(&out.stderr));
+    let expected: Vec<String> = {
+        let mut v: Vec<String> = all.iter().flat_map(|n| [format!("{n}/v1"), format!("{n}/v2")]).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(places(&doc), expected);
+
+    // SIGKILL: no withdrawal is sent, the record just stops being refreshed.
+    let victim = bed.nodes[2].clone();
+    repy_portability::child::signal_process(bed.pid(3), repy_portability::child::Signal::Kill).unwrap();
+    let killed = Instant::now();
+    let limit = Duration::from_secs(TTL + TTL / 2 + 5);
+    let (found, _) = lookup_until(&bed.key(), &bootstrap, limit, |f| !addresses(f).contains(&victim));
+    let gone = killed.elapsed();
+    eprintln!("the killed node left the lookups {gone:?} after SIGKILL (time-to-live {TTL} s, refreshed every {} s)", TTL / 2);
+    assert!(!addresses(&found).contains(&victim), "{victim} still announced {gone:?} after SIGKILL: {found:#?}");
+    assert!(gone <= Duration::from_secs(TTL + TTL / 2 + 2), "took {gone:?}, more than a time-to-live plus a refresh");
+    assert_eq!(found.len(), 9, "{found:#?}");
+}
+
+#[test]
+fn a_forged_announcement_is_never_acted_on_and_bad_bootstraps_are_named() {
+    let bed = Testbed::up(2, 1, "60500-60599");
+    let owner = bed.path().join("testbed.publickey");
+    let (ok, _, err) = repy_cli(&[
+        "node",
+        "init",
+        "--dir",
+        bed.path().join("rogue").to_str().unwrap(),
+        "--owner",
+        owner.to_str().unwrap(),
+        "--listen",
+        &format!("127.0.0.1:{}", free_port()),
+        "--vessels",
+        "1",
+        "--cpu",
+        "0.2",
+        "--memory",
+        "200000000",
+        "--disk",
+        "100000000",
+        "--bootstrap",
+        &bed.bootstrap(),
+        "--discovery-listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(ok, "rogue node init: {err}");
+    // The rogue node signs with its own key a record naming the address of testbed node 1.
+    let config = bed.path().join("rogue/node.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("advertise_address = \"\"", &format!("advertise_address = \"{}\"", bed.nodes[0]))).unwrap();
+    let log = std::fs::File::create(bed.path().join("rogue.log")).unwrap();
+    let rogue = repy()
+        .args(["node", "run", "--dir", bed.path().join("rogue").to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let _rogue = Running(rogue);
+    let (found, _) = lookup_until(&bed.key(), &bed.bootstrap(), Duration::from_secs(30), |f| f.len() == 3);
+    assert_eq!(found.len(), 3, "the rogue record should be on the DHT: {found:#?}");
+
+    let out = bed.fleet_dht(&["--json", "browse"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{doc:#}\n{stderr}");
+    let mut expected = vec![format!("{}/v1", bed.nodes[0]), format!("{}/v1", bed.nodes[1])];
+    expected.sort();
+    assert_eq!(places(&doc), expected, "{stderr}");
+    assert!(
+        stderr.contains(&format!("ignored the DHT's answer {}: the node there has key", bed.nodes[0])) && stderr.contains("not the key"),
+        "{stderr}"
+    );
+
+    // Bootstrap peers that cannot be reached are named, and nothing runs.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let out = repy().args(["fleet", "--key", &bed.key(), "--bootstrap", &dead, "browse"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&dead) && stderr.contains("cannot reach any bootstrap peer"), "{stderr}");
+    let out = repy().args(["fleet", "--key", &bed.key(), "--bootstrap", "@/nonexistent/bootstrap.txt", "browse"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read bootstrap file '/nonexistent/bootstrap.txt'"));
 }

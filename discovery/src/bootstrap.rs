@@ -11,9 +11,7 @@ pub fn expand(addresses: &[String], required: bool) -> Result<Vec<String>, Strin
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read bootstrap file '{path}': {e}"))?;
                 let before = out.len();
-                out.extend(
-                    text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).map(str::to_string),
-                );
+                out.extend(text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).map(str::to_string));
                 if out.len() == before {
                     return Err(format!("bootstrap file '{path}' lists no address"));
                 }

@@ -11,8 +11,11 @@ use tokio::sync::watch;
 
 use crate::{start, Config, Discovery};
 
-/// How long to wait before trying the bootstrap peers again when none answered.
-const RETRY: Duration = Duration::from_secs(30);
+/// How long to wait before trying the bootstrap peers again when none answered: from the
+/// first (peers started at the same moment, as a testbed's, are up within it) doubling to the
+/// last (a donor's node whose peers are down for long does not knock every second).
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_LAST: Duration = Duration::from_secs(30);
 
 /// The companion to pass to `server::run_with`; it does nothing unless discovery is configured,
 /// so a node without those settings behaves as before.
@@ -45,12 +48,14 @@ pub async fn serve(context: Context) {
     }
     config.bootstrap = settings.bootstrap.clone();
     config.ttl = Duration::from_secs(settings.advertise_ttl_s);
+    let mut retry = RETRY_FIRST;
     let discovery = loop {
         match start(&secret, config.clone()).await {
             Ok(discovery) => break discovery,
             Err(e) => {
-                tracing::warn!("discovery: {e}; trying again in {} s", RETRY.as_secs());
-                tokio::time::sleep(RETRY).await;
+                tracing::warn!("discovery: {e}; trying again in {} s", retry.as_secs());
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(RETRY_LAST);
             }
         }
     };

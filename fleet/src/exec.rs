@@ -20,7 +20,7 @@ impl Executor {
             .worker_threads(2)
             .max_blocking_threads(parallel)
             .thread_name("repy-fleet")
-            .enable_time()
+            .enable_all()
             .build()
             .map_err(|e| format!("cannot start the async runtime: {e}"))?;
         Ok(Executor { runtime, parallel, progress: progress && std::io::stderr().is_terminal() })
@@ -38,6 +38,11 @@ impl Executor {
         }
         bar.set_message(label.to_string());
         bar
+    }
+
+    /// Runs `future` to its end on the runtime (the DHT lookup before the nodes are asked).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 
     /// `f` applied to every item, results in the items' order, with a bar labelled `label` (none

@@ -1,12 +1,19 @@
 //! `repy testbed up|down`: N node managers on loopback, started as detached background
 //! processes so that they outlive `testbed up`.
 //!
-//! Layout of DIR: `nodes.txt` (one `127.0.0.1:PORT` a line), `nodeI/` (state directory of node
-//! I, from `repy node init`), `nodeI.log` (its stderr), `nodeI.pid` (while it runs), and the
-//! owner key `NAME.publickey` / `NAME.privatekey` when it was created here.
+//! Layout of DIR: `nodes.txt` (one `127.0.0.1:PORT` a line), `bootstrap.txt` (each node's DHT
+//! address, a multiaddr a line, for `--bootstrap @DIR/bootstrap.txt`), `nodeI/` (state
+//! directory of node I, from `repy node init`), `nodeI.log` (its stderr), `nodeI.pid` (while it
+//! runs), and the owner key `NAME.publickey` / `NAME.privatekey` when it was created here.
 //!
-//! Each node takes a block of `1 + 10 x K` consecutive free ports: the first for the node
-//! manager, then 10 ports per vessel (`messport` and `connport`).
+//! Each node takes a block of `2 + 10 x K` consecutive free ports: the first for the node
+//! manager, then 10 ports per vessel (`messport` and `connport`), then its DHT port.
+//!
+//! The nodes form one DHT among themselves: each lists every other node's DHT address as its
+//! bootstrap peers, so that any of them, restarted alone, finds the rest.
+//!
+//! With `--netns` ([`crate::testbed_net`]) each node manager runs in a network namespace with an
+//! address of its own and uses the same ports as the others (1224, 4001, vessels from 63100).
 
 use std::{
     fs,
@@ -22,8 +29,14 @@ use repy_nodemanager::{
     init::{self, InitOptions},
     keys,
     protocol::GetVessels,
+    state::{self, Layout},
 };
-use repy_portability::child::{detach_from_session, repy_command, signal_process, Signal};
+use repy_portability::{
+    child::{detach_from_session, repy_command, signal_process, Signal},
+    netns,
+};
+
+use crate::testbed_net::{self, VirtualNetwork};
 
 /// Ports per vessel.
 pub const PORTS_PER_VESSEL: u16 = 10;
@@ -38,6 +51,11 @@ pub struct UpOptions {
     pub pool: (u16, u16),
     /// The `repy` executable that runs the node managers.
     pub repy: PathBuf,
+    /// Seconds an announcement on the DHT lasts unless refreshed (`advertise_ttl_s`); None:
+    /// the node manager's default.
+    pub advertise_ttl: Option<u64>,
+    /// Each node in a network namespace of its own ([`crate::testbed_net`]; root only).
+    pub netns: bool,
 }
 
 fn state_dir(dir: &Path, i: usize) -> PathBuf {
@@ -48,6 +66,11 @@ fn pid_file(dir: &Path, i: usize) -> PathBuf {
 }
 fn log_file(dir: &Path, i: usize) -> PathBuf {
     dir.join(format!("node{i}.log"))
+}
+
+/// The file of DHT addresses that `--bootstrap @FILE` reads.
+pub fn bootstrap_file(dir: &Path) -> PathBuf {
+    dir.join("bootstrap.txt")
 }
 
 /// Parses a port pool `A-B`.
@@ -128,6 +151,22 @@ pub fn up(opts: &UpOptions) -> Result<String, String> {
     let nodes_txt = dir.join("nodes.txt");
     let (public, prefix) = owner_key(&dir, &opts.owner)?;
 
+    let network = match VirtualNetwork::load(&dir)? {
+        Some(net) => Some(net),
+        None if opts.netns && nodes_txt.exists() => {
+            return Err(format!("the testbed in '{}' was made without --netns; use another directory", opts.dir.display()))
+        }
+        None if opts.netns => {
+            let net = VirtualNetwork::plan(&dir, opts.nodes)?;
+            net.save(&dir)?;
+            Some(net)
+        }
+        None => None,
+    };
+    if let Some(net) = &network {
+        net.create()?;
+    }
+
     let mut already: Vec<usize> = Vec::new();
     let addrs: Vec<String> = if nodes_txt.exists() {
         let addrs = crate::nodes::read_nodes_file(&nodes_txt)?;
@@ -152,12 +191,32 @@ pub fn up(opts: &UpOptions) -> Result<String, String> {
         already = running.iter().map(|(i, _)| *i).collect();
         addrs
     } else {
-        let block = 1 + PORTS_PER_VESSEL.checked_mul(opts.vessels as u16).ok_or("--vessels is too large")?;
-        let bases = allocate_blocks(opts.nodes, block, opts.pool)?;
+        let vessel_ports = PORTS_PER_VESSEL.checked_mul(opts.vessels as u16).ok_or("--vessels is too large")?;
+        let places: Vec<Place> = match &network {
+            Some(net) => (1..=opts.nodes)
+                .map(|i| Place {
+                    ip: net.node_ip(i),
+                    node_port: testbed_net::NODE_PORT,
+                    first_vessel_port: testbed_net::FIRST_VESSEL_PORT,
+                    dht_port: testbed_net::DHT_PORT,
+                })
+                .collect(),
+            None => allocate_blocks(opts.nodes, 2 + vessel_ports, opts.pool)?
+                .into_iter()
+                .map(|base| Place {
+                    ip: "127.0.0.1".into(),
+                    node_port: base,
+                    first_vessel_port: base + 1,
+                    dht_port: base + 1 + vessel_ports,
+                })
+                .collect(),
+        };
+        let dht: Vec<String> = places.iter().map(|p| format!("{}:{}", p.ip, p.dht_port)).collect();
         let mut addrs = Vec::new();
-        for (i, base) in bases.iter().enumerate() {
+        let mut peers = String::new();
+        for (i, place) in places.iter().enumerate() {
             let state = state_dir(&dir, i + 1);
-            let listen = format!("127.0.0.1:{base}");
+            let listen = format!("{}:{}", place.ip, place.node_port);
             init::init(&InitOptions {
                 dir: state.clone(),
                 owner: public.clone(),
@@ -166,22 +225,34 @@ pub fn up(opts: &UpOptions) -> Result<String, String> {
                 cpu: None,
                 memory: None,
                 disk: None,
-                ports: Some(format!("{}-{}", base + 1, base + block - 1)),
-                bootstrap: Vec::new(),
-                discovery_listen: None,
+                ports: Some(format!("{}-{}", place.first_vessel_port, place.first_vessel_port + vessel_ports - 1)),
+                bootstrap: dht.iter().filter(|a| **a != dht[i]).cloned().collect(),
+                discovery_listen: Some(dht[i].clone()),
             })
             .map_err(|e| format!("node {}: {e}", i + 1))?;
+            let layout = Layout::new(&state);
+            if let Some(ttl) = opts.advertise_ttl {
+                let mut config = state::load_config(&layout)?;
+                config.advertise_ttl_s = ttl;
+                config.validate().map_err(|e| format!("--advertise-ttl {ttl}: {e}"))?;
+                state::write_atomic(&layout.tmp(), &layout.config(), config.to_text().as_bytes())
+                    .map_err(|e| format!("cannot write '{}': {e}", layout.config().display()))?;
+            }
+            let node_key = keys::read_secret_key(&layout.node_key())?.public();
+            peers += &format!("/ip4/{}/tcp/{}/p2p/{}\n", place.ip, place.dht_port, repy_discovery::peer_id_of(&node_key));
             addrs.push(listen);
         }
         let text: String = addrs.iter().map(|a| format!("{a}\n")).collect();
         fs::write(&nodes_txt, text).map_err(|e| format!("cannot write '{}': {e}", nodes_txt.display()))?;
+        let bootstrap_txt = bootstrap_file(&dir);
+        fs::write(&bootstrap_txt, peers).map_err(|e| format!("cannot write '{}': {e}", bootstrap_txt.display()))?;
         addrs
     };
 
     let mut children: Vec<(usize, Child)> = Vec::new();
     let started = (|| {
         for i in (1..=addrs.len()).filter(|i| !already.contains(i)) {
-            children.push((i, spawn_node(&opts.repy, &dir, i)?));
+            children.push((i, spawn_node(&opts.repy, &dir, i, network.as_ref())?));
         }
         for (i, child) in &mut children {
             wait_ready(&dir, *i, &addrs[*i - 1], child)?;
@@ -198,17 +269,36 @@ pub fn up(opts: &UpOptions) -> Result<String, String> {
     }
     let restarted =
         if already.is_empty() { String::new() } else { format!(" ({} were running, {} started again)", already.len(), children.len()) };
-    Ok(format!(
-        "testbed up in '{}': {} node managers ({}){restarted}, owned by key {prefix}\nnodes file: {}\ntry: repy fleet --key {prefix} --nodes {} browse",
+    let mut summary = format!(
+        "testbed up in '{}': {} node managers ({}){restarted}, owned by key {prefix}\nnodes file: {}",
         dir.display(),
         addrs.len(),
         addrs.join(" "),
-        nodes_txt.display(),
         nodes_txt.display()
-    ))
+    );
+    let bootstrap_txt = bootstrap_file(&dir);
+    if bootstrap_txt.exists() {
+        summary += &format!(
+            "\nbootstrap file: {}\ntry: repy fleet --key {prefix} --bootstrap @{} browse",
+            bootstrap_txt.display(),
+            bootstrap_txt.display()
+        );
+    } else {
+        summary += &format!("\ntry: repy fleet --key {prefix} --nodes {} browse", nodes_txt.display());
+    }
+    Ok(summary)
 }
 
-fn spawn_node(repy: &Path, dir: &Path, i: usize) -> Result<Child, String> {
+/// Where one node listens: its IP address, the node manager's port, the first of its
+/// vessels' ports (10 each), its DHT port.
+struct Place {
+    ip: String,
+    node_port: u16,
+    first_vessel_port: u16,
+    dht_port: u16,
+}
+
+fn spawn_node(repy: &Path, dir: &Path, i: usize, network: Option<&VirtualNetwork>) -> Result<Child, String> {
     let log_path = log_file(dir, i);
     let log = fs::OpenOptions::new()
         .create(true)
@@ -216,7 +306,10 @@ fn spawn_node(repy: &Path, dir: &Path, i: usize) -> Result<Child, String> {
         .open(&log_path)
         .map_err(|e| format!("cannot open '{}': {e}", log_path.display()))?;
     let log2 = log.try_clone().map_err(|e| format!("cannot open '{}': {e}", log_path.display()))?;
-    let mut command = repy_command(repy);
+    let mut command = match network {
+        Some(net) => netns::command_in(&net.namespace(i), repy),
+        None => repy_command(repy),
+    };
     command.arg("node").arg("run").arg("--dir").arg(state_dir(dir, i));
     command.stdin(Stdio::null()).stdout(log).stderr(log2);
     // The node survives `testbed up` and Ctrl-C in the shell that ran it.
@@ -349,8 +442,17 @@ pub fn down(dir: &Path) -> Result<String, String> {
     for i in 1..=count {
         let _ = fs::remove_file(pid_file(&dir, i));
     }
+    let mut network_note = String::new();
+    if let Some(net) = VirtualNetwork::load(&dir)? {
+        let problems = net.destroy();
+        network_note = if problems.is_empty() {
+            format!("; removed its network namespaces and bridge {}", net.bridge())
+        } else {
+            format!("; could not remove all of its network: {}", problems.join("; "))
+        };
+    }
     Ok(format!(
-        "testbed in '{shown}' down: stopped {} of {count} node managers{}",
+        "testbed in '{shown}' down: stopped {} of {count} node managers{}{network_note}",
         running.len(),
         if left.is_empty() { String::new() } else { format!(" ({} killed after 20 s)", left.len()) }
     ))

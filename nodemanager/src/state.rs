@@ -194,11 +194,7 @@ impl Config {
 /// retried by discovery for ever. (The discovery crate parses multiaddrs fully.)
 pub fn dht_address_problem(text: &str) -> Result<(), String> {
     if text.starts_with('/') {
-        return if text.len() > 1 && !text.chars().any(char::is_whitespace) {
-            Ok(())
-        } else {
-            Err("not a multiaddr".into())
-        };
+        return if text.len() > 1 && !text.chars().any(char::is_whitespace) { Ok(()) } else { Err("not a multiaddr".into()) };
     }
     let (host, port) = text.rsplit_once(':').ok_or("expected host:port or a multiaddr such as /ip4/127.0.0.1/tcp/4001")?;
     if host.is_empty() || host.chars().any(char::is_whitespace) {

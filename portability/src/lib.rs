@@ -29,6 +29,8 @@
 //! | [`nofollow::open_regular_file`] / [`nofollow::refuse_links`] | `O_NOFOLLOW \| O_NONBLOCK` | same | `FILE_FLAG_OPEN_REPARSE_POINT` (built, untested) |
 //! | [`files::create_new`] (key files) | permission bits | same | the directory's access list (no bits) |
 //! | [`kernel_wall::lock_down`] (the worker's second wall) | Landlock + seccomp filter | nothing | the process's Job Object: memory cap, one process, killed on close (built; `repy run` works behind it under Wine, which does not enforce the cap) |
+//! | [`netns`] (the testbed's `--netns`) | `ip netns`, veth pairs on a bridge | `Unsupported` | `Unsupported` |
+//! | [`paths::config_dir`] (the client's settings) | `$XDG_CONFIG_HOME` or `~/.config` | same | `%APPDATA%` |
 //! | [`process::exit_now`] / [`process::write_stderr_raw`] | `_exit` / `write(2)` | same | `std` fallbacks |
 //!
 //! Other Unix systems get the portable parts; per-process CPU time and resident size
@@ -43,7 +45,9 @@ mod job;
 pub mod kernel_wall;
 pub mod machine;
 pub mod memory;
+pub mod netns;
 pub mod nofollow;
+pub mod paths;
 mod pid;
 pub mod process;
 pub mod readiness;

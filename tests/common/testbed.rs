@@ -38,11 +38,18 @@ pub struct Testbed {
 
 impl Testbed {
     pub fn up(nodes: usize, vessels: usize, ports: &str) -> Testbed {
+        Testbed::up_with(nodes, vessels, ports, &[])
+    }
+
+    /// `up` with more options of `repy testbed up` (such as `--advertise-ttl S`).
+    pub fn up_with(nodes: usize, vessels: usize, ports: &str, more: &[&str]) -> Testbed {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().display().to_string();
         let mut bed = Testbed { dir, nodes: Vec::new() };
-        let out =
-            run(&["testbed", "up", "--nodes", &nodes.to_string(), "--dir", &path, "--vessels", &vessels.to_string(), "--ports", ports]);
+        let (nodes_text, vessels_text) = (nodes.to_string(), vessels.to_string());
+        let mut args = vec!["testbed", "up", "--nodes", &nodes_text, "--dir", &path, "--vessels", &vessels_text, "--ports", ports];
+        args.extend_from_slice(more);
+        let out = run(&args);
         assert!(out.status.success(), "testbed up failed: {}{}", text(&out.stdout), text(&out.stderr));
         let list = std::fs::read_to_string(bed.dir.path().join("nodes.txt")).unwrap();
         bed.nodes = list.lines().map(str::to_string).collect();
@@ -60,6 +67,19 @@ impl Testbed {
 
     pub fn nodes_file(&self) -> String {
         self.path().join("nodes.txt").display().to_string()
+    }
+
+    /// `@DIR/bootstrap.txt`, the testbed's DHT peers as `--bootstrap` takes them.
+    pub fn bootstrap(&self) -> String {
+        format!("@{}", self.path().join("bootstrap.txt").display())
+    }
+
+    /// `repy fleet --key DIR/testbed --bootstrap @DIR/bootstrap.txt ARGS`: the nodes found on the DHT.
+    pub fn fleet_dht(&self, args: &[&str]) -> Output {
+        let (key, bootstrap) = (self.key(), self.bootstrap());
+        let mut all = vec!["fleet", "--key", &key, "--bootstrap", &bootstrap];
+        all.extend_from_slice(args);
+        run(&all)
     }
 
     /// `repy fleet --key DIR/testbed --nodes DIR/nodes.txt ARGS`.
