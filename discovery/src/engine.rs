@@ -106,9 +106,11 @@ impl Engine {
         self.swarm.listeners().map(|a| a.clone().with(Protocol::P2p(peer)).to_string()).collect()
     }
 
-    /// Dials every bootstrap address and waits (at most `timeout`) until each has connected
-    /// or failed. Fails, naming every address and why, when none connected; an empty list
-    /// succeeds (the first node of a network has nobody to ask).
+    /// Dials every bootstrap address and waits (at most `timeout`) until one has connected or
+    /// all have failed: one peer is enough to reach the rest of the DHT, and a peer whose
+    /// cable is cut would otherwise hold every lookup up for the whole timeout. The dials still
+    /// open go on in the background. Fails, naming every address and why, when none
+    /// connected; an empty list succeeds (the first node of a network has nobody to ask).
     pub async fn connect(&mut self, bootstrap: &[String], timeout: Duration) -> Result<(), String> {
         let me = self.peer();
         let mut pending: HashMap<ConnectionId, String> = HashMap::new();
@@ -136,7 +138,7 @@ impl Engine {
             return Ok(());
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        while !pending.is_empty() {
+        while !pending.is_empty() && connected == 0 {
             let event = match tokio::time::timeout_at(deadline, self.swarm.select_next_some()).await {
                 Ok(event) => event,
                 Err(_) => break,
@@ -157,10 +159,10 @@ impl Engine {
                 other => self.handle(other),
             }
         }
-        for text in pending.into_values() {
-            failures.push(format!("{text} (no connection within {} s)", timeout.as_secs_f64()));
-        }
         if connected == 0 {
+            for text in pending.into_values() {
+                failures.push(format!("{text} (no connection within {} s)", timeout.as_secs_f64()));
+            }
             return Err(format!("cannot reach any bootstrap peer: {}", failures.join("; ")));
         }
         for failure in failures {

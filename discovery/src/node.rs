@@ -60,9 +60,17 @@ pub struct Discovery {
     peer: String,
 }
 
+/// How often a node that knows no peer dials its bootstrap peers again: from the first
+/// (peers started at the same moment, as a testbed's, are up within it) doubling to the last
+/// (a donor's node whose peers are down for long does not knock every second).
+const REJOIN_FIRST: Duration = Duration::from_secs(1);
+const REJOIN_LAST: Duration = Duration::from_secs(30);
+
 /// Joins the DHT as the node whose key is `node_key`: listens, connects to the bootstrap
-/// peers (an error names each one that could not be reached when none could), and starts the
-/// task that answers the DHT and refreshes announcements.
+/// peers, and starts the task that answers the DHT and refreshes announcements. When no
+/// bootstrap peer answers, the node runs all the same (others may join through it) and keeps
+/// dialling them until its routing table holds a peer; then it announces again what it
+/// announced alone. Fails only when it cannot listen.
 pub async fn start(node_key: &SecretKey, config: Config) -> Result<Discovery, String> {
     if config.ttl < Duration::from_secs(2) {
         return Err("the announcement time-to-live must be at least 2 s".into());
@@ -70,8 +78,14 @@ pub async fn start(node_key: &SecretKey, config: Config) -> Result<Discovery, St
     let tuning = Tuning { ttl: config.ttl, server: true, query_timeout: Duration::from_secs(30) };
     let mut engine = Engine::new(crate::keypair_of(node_key), tuning)?;
     engine.listen(&config.listen).await?;
-    engine.connect(&config.bootstrap, config.connect_timeout).await?;
-    if !config.bootstrap.is_empty() {
+    let joined = match engine.connect(&config.bootstrap, config.connect_timeout).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("discovery: {e}; running alone and dialling them again");
+            false
+        }
+    };
+    if joined && !config.bootstrap.is_empty() {
         // Joins: fills the routing table and makes this node known to its neighbours.
         let _ = engine.swarm.behaviour_mut().kad.bootstrap();
     }
@@ -84,6 +98,10 @@ pub async fn start(node_key: &SecretKey, config: Config) -> Result<Discovery, St
         ttl: config.ttl,
         keys: BTreeMap::new(),
         seq: 0,
+        bootstrap: config.bootstrap,
+        joined,
+        rejoin_wait: REJOIN_FIRST,
+        rejoin_at: tokio::time::Instant::now() + REJOIN_FIRST,
     };
     let task = tokio::spawn(node.run(receiver));
     Ok(Discovery { commands, task, peer })
@@ -157,6 +175,11 @@ struct Node {
     keys: BTreeMap<PublicKey, BTreeSet<String>>,
     /// The sequence number of the last record published.
     seq: u64,
+    bootstrap: Vec<String>,
+    /// Whether the routing table has held a peer since the last time it was empty.
+    joined: bool,
+    rejoin_wait: Duration,
+    rejoin_at: tokio::time::Instant,
 }
 
 impl Node {
@@ -164,6 +187,8 @@ impl Node {
         let mut refresh = tokio::time::interval(self.ttl / 2);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         refresh.tick().await;
+        let mut check = tokio::time::interval(Duration::from_secs(1));
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 command = commands.recv() => match command {
@@ -178,6 +203,58 @@ impl Node {
                         }
                     }
                 }
+                _ = check.tick(), if !self.bootstrap.is_empty() => self.rejoin().await,
+            }
+        }
+    }
+
+    /// Keeps a node that knows no peer (all bootstrap peers were down, or all its peers left)
+    /// dialling its bootstrap peers; once one is in the routing table, joins and announces
+    /// again everything it announced meanwhile, which reached nobody.
+    async fn rejoin(&mut self) {
+        let kad = &mut self.engine.swarm.behaviour_mut().kad;
+        let known = kad.kbuckets().map(|bucket| bucket.num_entries()).sum::<usize>();
+        if known > 0 {
+            if !self.joined {
+                self.joined = true;
+                self.rejoin_wait = REJOIN_FIRST;
+                let _ = kad.bootstrap();
+                tracing::info!("discovery: joined the DHT through a bootstrap peer");
+                self.announce_all();
+            }
+            return;
+        }
+        self.joined = false;
+        let now = tokio::time::Instant::now();
+        if now < self.rejoin_at {
+            return;
+        }
+        for text in self.bootstrap.clone() {
+            match crate::engine::parse_address(&text).await {
+                Ok(addr) => {
+                    if let Err(e) = self.engine.swarm.dial(addr) {
+                        tracing::debug!("cannot dial bootstrap peer {text}: {e}");
+                    }
+                }
+                Err(e) => tracing::warn!("bootstrap peer {e}"),
+            }
+        }
+        self.rejoin_at = now + self.rejoin_wait;
+        self.rejoin_wait = (self.rejoin_wait * 2).min(REJOIN_LAST);
+    }
+
+    /// Publishes the node record and provides every announced key again.
+    fn announce_all(&mut self) {
+        if self.keys.is_empty() {
+            return;
+        }
+        if let Err(e) = self.publish() {
+            tracing::warn!("cannot publish the node record: {e}");
+        }
+        for key in self.keys.keys() {
+            let dht_key = kad::RecordKey::new(&crate::user_key_dht_key(key));
+            if let Err(e) = self.engine.swarm.behaviour_mut().kad.start_providing(dht_key) {
+                tracing::warn!("cannot provide key {}: {e}", key.fingerprint());
             }
         }
     }

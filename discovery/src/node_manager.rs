@@ -11,11 +11,10 @@ use tokio::sync::watch;
 
 use crate::{start, Config, Discovery};
 
-/// How long to wait before trying the bootstrap peers again when none answered: from the
-/// first (peers started at the same moment, as a testbed's, are up within it) doubling to the
-/// last (a donor's node whose peers are down for long does not knock every second).
+/// How long to wait before trying again when the DHT side cannot start (its port is taken):
+/// doubling from the first to the last.
 const RETRY_FIRST: Duration = Duration::from_secs(1);
-const RETRY_LAST: Duration = Duration::from_secs(30);
+const RETRY_LAST: Duration = Duration::from_secs(60);
 
 /// The companion to pass to `server::run_with`; it does nothing unless discovery is configured,
 /// so a node without those settings behaves as before.
@@ -23,8 +22,8 @@ pub fn companion() -> Companion {
     Box::new(|context| Box::pin(serve(context)))
 }
 
-/// Joins the DHT (retrying while no bootstrap peer answers: a donor's node must not stop
-/// because the bootstrap peers are down) and follows the advertised keys until the node
+/// Joins the DHT (a donor's node must not stop because the bootstrap peers are down: the
+/// discovery task keeps dialling them; starting is retried only while it cannot listen) and follows the advertised keys until the node
 /// manager stops.
 pub async fn serve(context: Context) {
     let settings = &context.config;
