@@ -41,6 +41,10 @@ pub enum Action {
         /// `testbed down` removes the namespaces; DIR/netns.txt names them.
         #[arg(long)]
         netns: bool,
+        /// With --netns: the nodes find each other by mDNS on their bridge instead of being
+        /// given each other's DHT addresses.
+        #[arg(long, requires = "netns")]
+        mdns: bool,
     },
     /// Stop the node managers of the testbed in DIR and their vessels (the state is kept).
     Down {
@@ -51,9 +55,9 @@ pub enum Action {
 
 pub fn run(action: Action) -> u8 {
     let result = match action {
-        Action::Up { nodes, dir, owner, vessels, ports, advertise_ttl, netns } => testbed::parse_pool(&ports).and_then(|pool| {
+        Action::Up { nodes, dir, owner, vessels, ports, advertise_ttl, netns, mdns } => testbed::parse_pool(&ports).and_then(|pool| {
             let repy = std::env::current_exe().map_err(|e| format!("cannot find the repy executable: {e}"))?;
-            testbed::up(&UpOptions { dir, nodes, owner, vessels, pool, repy, advertise_ttl, netns })
+            testbed::up(&UpOptions { dir, nodes, owner, vessels, pool, repy, advertise_ttl, netns, mdns })
         }),
         Action::Down { dir } => testbed::down(&dir),
     };

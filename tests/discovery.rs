@@ -133,6 +133,16 @@ fn node_managers_announce_their_vessels_and_lookup_finds_them() {
     owner.call("ChangeUsers", json!({"vessel": "v2", "user_keys": []})).unwrap();
     let (found, _) = lookup_until(bob.as_str(), &dht, Duration::from_secs(10), |f| f.is_empty());
     assert!(found.is_empty(), "{found:#?}");
+
+    // ChangeAdvertise false takes a vessel out of the announcements; true puts it back.
+    owner.call("ChangeAdvertise", json!({"vessel": "v1", "advertise": false})).unwrap();
+    let on_b = |f: &[Value]| f.iter().find(|x| x["address"] == b.as_str()).map(|x| x["vessels"].clone());
+    let (found, _) = lookup_until(alice.to_str().unwrap(), &dht, Duration::from_secs(10), |f| on_b(f) == Some(json!(["v2", "v3", "v4"])));
+    assert_eq!(on_b(&found), Some(json!(["v2", "v3", "v4"])), "{found:#?}");
+    owner.call("ChangeAdvertise", json!({"vessel": "v1", "advertise": true})).unwrap();
+    let (found, _) =
+        lookup_until(alice.to_str().unwrap(), &dht, Duration::from_secs(10), |f| on_b(f) == Some(json!(["v1", "v2", "v3", "v4"])));
+    assert_eq!(on_b(&found), Some(json!(["v1", "v2", "v3", "v4"])), "{found:#?}");
 }
 
 #[test]

@@ -104,3 +104,33 @@ fn five_namespaced_nodes_ping_each_other_and_a_cut_link_is_seen() {
     assert!(!std::path::Path::new(&format!("/run/netns/rp{tag}n1")).exists());
     assert!(!std::path::Path::new(&format!("/sys/class/net/rpb{tag}")).exists());
 }
+
+/// Three namespaced nodes told nothing about each other find each other by mDNS on their
+/// bridge: a lookup through node 1 alone finds all three.
+#[test]
+fn namespaced_nodes_find_each_other_by_mdns() {
+    if !is_root() {
+        eprintln!("SKIPPED: --netns needs root (CAP_NET_ADMIN); .ci/run runs this test as root");
+        return;
+    }
+    let bed = Testbed::up_with(3, 1, "60800-60899", &["--netns", "--mdns"]);
+    let first = std::fs::read_to_string(bed.path().join("bootstrap.txt")).unwrap().lines().next().unwrap().to_string();
+    let key = bed.key();
+    let mut all = bed.nodes.clone();
+    all.sort();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = common::testbed::run(&["lookup", "--key", &key, "--bootstrap", &first, "--json", "--timeout", "5"]);
+        let mut found: Vec<String> = if out.status.success() {
+            json(&out).as_array().unwrap().iter().map(|f| f["address"].as_str().unwrap().to_string()).collect()
+        } else {
+            Vec::new()
+        };
+        found.sort();
+        if found == all {
+            break;
+        }
+        assert!(Instant::now() < deadline, "through node 1 only {found:?} of {all:?} found within 30 s: {}", text(&out.stderr));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

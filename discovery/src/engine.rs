@@ -1,6 +1,7 @@
 //! The libp2p swarm shared by nodes and lookups: TCP + Noise + Yamux, Kademlia on repy's own
-//! protocol name (so it never mixes with the IPFS DHT), and identify, which tells Kademlia the
-//! addresses peers listen on (an inbound connection only shows an ephemeral port).
+//! protocol name (so it never mixes with the IPFS DHT), identify, which tells Kademlia the
+//! addresses peers listen on (an inbound connection only shows an ephemeral port), and, when
+//! asked for, mDNS, which finds peers on the local network without a bootstrap address.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,8 +11,8 @@ use libp2p::futures::StreamExt;
 use libp2p::kad::store::{MemoryStore, MemoryStoreConfig, RecordStore};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::DialOpts;
-use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, identity, kad, noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use libp2p::swarm::{behaviour::toggle::Toggle, ConnectionId, NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, identity, kad, mdns, noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
 
 use crate::record::NodeRecord;
 
@@ -22,6 +23,7 @@ const IDENTIFY_PROTOCOL: &str = "/repy/id/1.0.0";
 pub(crate) struct Behaviour {
     pub kad: kad::Behaviour<MemoryStore>,
     pub identify: identify::Behaviour,
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
 pub(crate) type Event = SwarmEvent<BehaviourEvent>;
@@ -35,6 +37,8 @@ pub(crate) struct Tuning {
     pub ttl: Duration,
     pub server: bool,
     pub query_timeout: Duration,
+    /// Whether to find peers on the local network by mDNS.
+    pub mdns: bool,
 }
 
 impl Engine {
@@ -69,7 +73,8 @@ impl Engine {
                     identify::Config::new(IDENTIFY_PROTOCOL.into(), key.public())
                         .with_agent_version(format!("repy/{}", env!("CARGO_PKG_VERSION"))),
                 );
-                Behaviour { kad, identify }
+                let mdns = if tuning.mdns { Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer)?) } else { None };
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Behaviour { kad, identify, mdns: mdns.into() })
             })
             .map_err(|e| format!("cannot set up the libp2p behaviour: {e}"))?
             // Lookups and republication reuse connections; without traffic they close.
@@ -174,6 +179,15 @@ impl Engine {
     /// What every peer does with an event that is not an answer it waits for.
     pub fn handle(&mut self, event: Event) {
         match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                // Anything libp2p on the network answers mDNS (IPFS nodes too): dial it, and
+                // identify puts it in the routing table only if it serves repy's DHT.
+                for (peer, addr) in found {
+                    if !self.swarm.is_connected(&peer) {
+                        let _ = self.swarm.dial(DialOpts::peer_id(peer).addresses(vec![addr]).build());
+                    }
+                }
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
                 // Only peers that serve the DHT belong in the routing table.
                 if info.protocols.contains(&KAD_PROTOCOL) {

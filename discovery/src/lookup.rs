@@ -69,7 +69,7 @@ pub async fn lookup(bootstrap: &[String], user_key: &PublicKey, timeout: Duratio
         return Err("a lookup needs at least one bootstrap address".into());
     }
     let deadline = tokio::time::Instant::now() + timeout;
-    let tuning = Tuning { ttl: crate::DEFAULT_TTL, server: false, query_timeout: timeout };
+    let tuning = Tuning { ttl: crate::DEFAULT_TTL, server: false, query_timeout: timeout, mdns: false };
     let mut engine = Engine::new(identity::Keypair::generate_ed25519(), tuning)?;
     engine.connect(bootstrap, timeout).await?;
 

@@ -27,6 +27,8 @@ pub struct Config {
     pub address: String,
     /// How long `start` waits for the bootstrap peers to answer.
     pub connect_timeout: Duration,
+    /// Whether to find peers on the local network by mDNS as well.
+    pub mdns: bool,
 }
 
 impl Config {
@@ -37,6 +39,7 @@ impl Config {
             ttl: crate::DEFAULT_TTL,
             address: address.to_string(),
             connect_timeout: Duration::from_secs(10),
+            mdns: false,
         }
     }
 }
@@ -75,7 +78,7 @@ pub async fn start(node_key: &SecretKey, config: Config) -> Result<Discovery, St
     if config.ttl < Duration::from_secs(2) {
         return Err("the announcement time-to-live must be at least 2 s".into());
     }
-    let tuning = Tuning { ttl: config.ttl, server: true, query_timeout: Duration::from_secs(30) };
+    let tuning = Tuning { ttl: config.ttl, server: true, query_timeout: Duration::from_secs(30), mdns: config.mdns };
     let mut engine = Engine::new(crate::keypair_of(node_key), tuning)?;
     engine.listen(&config.listen).await?;
     let joined = match engine.connect(&config.bootstrap, config.connect_timeout).await {
@@ -99,6 +102,7 @@ pub async fn start(node_key: &SecretKey, config: Config) -> Result<Discovery, St
         keys: BTreeMap::new(),
         seq: 0,
         bootstrap: config.bootstrap,
+        mdns: config.mdns,
         joined,
         rejoin_wait: REJOIN_FIRST,
         rejoin_at: tokio::time::Instant::now() + REJOIN_FIRST,
@@ -176,6 +180,7 @@ struct Node {
     /// The sequence number of the last record published.
     seq: u64,
     bootstrap: Vec<String>,
+    mdns: bool,
     /// Whether the routing table has held a peer since the last time it was empty.
     joined: bool,
     rejoin_wait: Duration,
@@ -203,14 +208,14 @@ impl Node {
                         }
                     }
                 }
-                _ = check.tick(), if !self.bootstrap.is_empty() => self.rejoin().await,
+                _ = check.tick(), if !self.bootstrap.is_empty() || self.mdns => self.rejoin().await,
             }
         }
     }
 
     /// Keeps a node that knows no peer (all bootstrap peers were down, or all its peers left)
-    /// dialling its bootstrap peers; once one is in the routing table, joins and announces
-    /// again everything it announced meanwhile, which reached nobody.
+    /// dialling its bootstrap peers; once one is in the routing table (from them or from mDNS),
+    /// joins and announces again everything it announced meanwhile, which reached nobody.
     async fn rejoin(&mut self) {
         let kad = &mut self.engine.swarm.behaviour_mut().kad;
         let known = kad.kbuckets().map(|bucket| bucket.num_entries()).sum::<usize>();

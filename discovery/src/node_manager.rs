@@ -1,5 +1,5 @@
 //! Discovery beside `repy node run`: the node manager's [`Companion`], which joins the DHT when
-//! `node.toml` sets `bootstrap` or `discovery_listen` and keeps the announcements equal to what
+//! `node.toml` sets `bootstrap`, `discovery_listen` or `mdns` and keeps the announcements equal to what
 //! the node advertises (every key that owns or may use an advertised vessel).
 
 use std::time::Duration;
@@ -27,7 +27,7 @@ pub fn companion() -> Companion {
 /// manager stops.
 pub async fn serve(context: Context) {
     let settings = &context.config;
-    if settings.bootstrap.is_empty() && settings.discovery_listen.is_empty() {
+    if settings.bootstrap.is_empty() && settings.discovery_listen.is_empty() && !settings.mdns {
         return;
     }
     let secret = match keys::read_secret_key(&Layout::new(&context.dir).node_key()) {
@@ -46,6 +46,7 @@ pub async fn serve(context: Context) {
         config.listen = vec![settings.discovery_listen.clone()];
     }
     config.bootstrap = settings.bootstrap.clone();
+    config.mdns = settings.mdns;
     config.ttl = Duration::from_secs(settings.advertise_ttl_s);
     let mut retry = RETRY_FIRST;
     let discovery = loop {

@@ -56,6 +56,9 @@ pub struct UpOptions {
     pub advertise_ttl: Option<u64>,
     /// Each node in a network namespace of its own ([`crate::testbed_net`]; root only).
     pub netns: bool,
+    /// The nodes find each other by mDNS instead of bootstrap lists (with `netns` only: on
+    /// loopback every testbed of the machine would meet).
+    pub mdns: bool,
 }
 
 fn state_dir(dir: &Path, i: usize) -> PathBuf {
@@ -146,6 +149,9 @@ pub fn up(opts: &UpOptions) -> Result<String, String> {
     if opts.vessels == 0 || opts.vessels > 100 {
         return Err("--vessels must be from 1 to 100".into());
     }
+    if opts.mdns && !opts.netns {
+        return Err("--mdns needs --netns: on loopback the nodes of every testbed on this machine would find each other".into());
+    }
     fs::create_dir_all(&opts.dir).map_err(|e| format!("cannot create '{}': {e}", opts.dir.display()))?;
     let dir = opts.dir.canonicalize().map_err(|e| format!("cannot resolve '{}': {e}", opts.dir.display()))?;
     let nodes_txt = dir.join("nodes.txt");
@@ -226,15 +232,17 @@ pub fn up(opts: &UpOptions) -> Result<String, String> {
                 memory: None,
                 disk: None,
                 ports: Some(format!("{}-{}", place.first_vessel_port, place.first_vessel_port + vessel_ports - 1)),
-                bootstrap: dht.iter().filter(|a| **a != dht[i]).cloned().collect(),
+                // With mDNS the nodes find each other on the bridge, without being told.
+                bootstrap: if opts.mdns { Vec::new() } else { dht.iter().filter(|a| **a != dht[i]).cloned().collect() },
                 discovery_listen: Some(dht[i].clone()),
             })
             .map_err(|e| format!("node {}: {e}", i + 1))?;
             let layout = Layout::new(&state);
-            if let Some(ttl) = opts.advertise_ttl {
+            if opts.advertise_ttl.is_some() || opts.mdns {
                 let mut config = state::load_config(&layout)?;
-                config.advertise_ttl_s = ttl;
-                config.validate().map_err(|e| format!("--advertise-ttl {ttl}: {e}"))?;
+                config.advertise_ttl_s = opts.advertise_ttl.unwrap_or(config.advertise_ttl_s);
+                config.mdns = opts.mdns;
+                config.validate().map_err(|e| format!("--advertise-ttl {}: {e}", config.advertise_ttl_s))?;
                 state::write_atomic(&layout.tmp(), &layout.config(), config.to_text().as_bytes())
                     .map_err(|e| format!("cannot write '{}': {e}", layout.config().display()))?;
             }

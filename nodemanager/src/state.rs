@@ -108,6 +108,9 @@ pub struct Config {
     pub advertise_address: String,
     /// How long an announcement lasts unless refreshed (it is refreshed every half of it).
     pub advertise_ttl_s: u64,
+    /// Find DHT peers on the local network by mDNS too (off by default: it multicasts on every
+    /// interface, which a donor's network may not allow).
+    pub mdns: bool,
     pub network: Network,
 }
 
@@ -140,6 +143,7 @@ impl Default for Config {
             discovery_listen: String::new(),
             advertise_address: String::new(),
             advertise_ttl_s: 300,
+            mdns: false,
             network: Network::default(),
         }
     }
