@@ -52,7 +52,7 @@ enum Command {
         #[command(subcommand)]
         action: testbed_cmd::Action,
     },
-    /// Donate this machine: the node manager (init, run, status) and a client to call it.
+    /// Donate this machine: the node manager (init, run, status, install as a service) and a client to call it.
     Node {
         #[command(subcommand)]
         action: node_cmd::Action,

@@ -1,4 +1,5 @@
-//! `repy node init|run|status|call`: the node manager and a minimal client for it.
+//! `repy node init|run|status|install|uninstall|call`: the node manager, its registration as
+//! a service, and a minimal client for it.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use repy_nodemanager::{
     client::{Client, ClientError},
     frame,
     init::{self, InitOptions},
+    install::{self, InstallOptions, Scope},
     keys,
     protocol::Request,
     server,
@@ -18,7 +20,7 @@ use serde_json::{Map, Value};
 #[command(after_help = "Example, with a node in one terminal and a client in another:
   repy keygen alice
   repy node init --dir state --owner alice.publickey --listen 127.0.0.1:1224
-  repy node run --dir state
+  repy node run --dir state                  (or: repy node install --dir state, to run it from boot)
   repy node call --key alice --node 127.0.0.1:1224 AddFileToVessel vessel=v1 filename=hello.py data=@hello.py
   repy node call --key alice --node 127.0.0.1:1224 StartVessel vessel=v1 'args=[\"hello.py\"]'
   repy node call --key alice --node 127.0.0.1:1224 ReadVesselLog vessel=v1")]
@@ -37,13 +39,20 @@ pub enum Action {
         /// Number of vessels sharing the donated resources.
         #[arg(long, default_value_t = 4)]
         vessels: u64,
-        /// Donated CPU (fraction of one core) [0.1 x logical CPUs].
+        /// Donate P % of this machine (0 < P <= 100, decimals allowed): of its logical CPUs, its
+        /// physical memory, the free disk of STATE's file system and its network link
+        /// (netsend and netrecv; 100 Mbit/s where no interface reports its speed). --cpu,
+        /// --memory and --disk override it for their resource. [10 % of CPUs, memory and disk,
+        /// 10 MB/s of network]
+        #[arg(long, value_name = "P")]
+        percent: Option<String>,
+        /// Donated CPU (fraction of one core) [0.1 x logical CPUs, or P % of them].
         #[arg(long, value_name = "F")]
         cpu: Option<String>,
-        /// Donated memory in bytes [10% of physical RAM].
+        /// Donated memory in bytes [10% of physical RAM, or P %].
         #[arg(long, value_name = "BYTES")]
         memory: Option<u64>,
-        /// Donated disk in bytes [10% of the free space of STATE's file system].
+        /// Donated disk in bytes [10% of the free space of STATE's file system, or P %].
         #[arg(long, value_name = "BYTES")]
         disk: Option<u64>,
         /// Donated port range A-B (messport and connport) [63100-63199].
@@ -64,10 +73,41 @@ pub enum Action {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// Print the vessels of a node, their status and resource use.
+    /// Print the node's share of the machine, then its vessels: status, what each holds and uses.
     Status {
         #[arg(long)]
         dir: PathBuf,
+    },
+    /// Run `repy node run --dir DIR` as a service: started at boot, restarted when it exits.
+    ///
+    /// Linux: a systemd unit repy-node-NAME-HASH.service (NAME from DIR, HASH of its path, so
+    /// that several nodes do not clash), in /etc/systemd/system as root or
+    /// ~/.config/systemd/user otherwise, then `systemctl daemon-reload` and `enable --now`.
+    /// Where systemd is not running (most containers) the unit is written but not started:
+    /// that is said, with the command to start it, and the exit status is still 0. macOS: a
+    /// launchd property list (LaunchDaemons as root, else LaunchAgents) and `launchctl load
+    /// -w`. Windows: a scheduled task at boot as SYSTEM when elevated, else at logon. The
+    /// service runs the repy executable that installs it, by its absolute path.
+    Install {
+        /// The node's state directory (made by `repy node init`).
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Write the unit (plist, task XML) into this directory and register nothing: for
+        /// packaging and tests.
+        #[arg(long, value_name = "DIR")]
+        unit_dir: Option<PathBuf>,
+    },
+    /// Stop and remove the service that `repy node install --dir DIR` registered.
+    Uninstall {
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Remove the unit from this directory, as written by `install --unit-dir`.
+        #[arg(long, value_name = "DIR")]
+        unit_dir: Option<PathBuf>,
     },
     /// Send one request to a node and print its result.
     ///
@@ -107,15 +147,43 @@ pub enum Action {
     },
 }
 
+/// `--system` or `--user` for install and uninstall [the whole machine when root or elevated].
+#[derive(clap::Args)]
+#[group(multiple = false)]
+pub struct ScopeArgs {
+    /// A service of the whole machine (systemd system unit, LaunchDaemon, task as SYSTEM).
+    #[arg(long)]
+    system: bool,
+    /// A service of the user who installs (systemd --user unit, LaunchAgent, task at logon).
+    #[arg(long)]
+    user: bool,
+}
+
+impl ScopeArgs {
+    fn scope(&self) -> Option<Scope> {
+        match (self.system, self.user) {
+            (true, _) => Some(Scope::System),
+            (_, true) => Some(Scope::User),
+            _ => None,
+        }
+    }
+}
+
 pub fn run(action: Action) -> u8 {
     match action {
-        Action::Init { dir, owner, listen, vessels, cpu, memory, disk, ports, bootstrap, discovery_listen } => {
+        Action::Init { dir, owner, listen, vessels, percent, cpu, memory, disk, ports, bootstrap, discovery_listen } => {
             let init = || {
                 let bootstrap = repy_discovery::bootstrap::expand(&bootstrap, false)?;
                 let opts = InitOptions { dir, owner, listen, vessels, cpu, memory, disk, ports, bootstrap, discovery_listen };
-                init::init(&opts).map(|summary| println!("{summary}"))
+                init::init_donating(&opts, percent.as_deref()).map(|summary| println!("{summary}"))
             };
             report(init())
+        }
+        Action::Install { dir, scope, unit_dir } => {
+            report(install::install(&InstallOptions { dir, scope: scope.scope(), unit_dir }).map(|text| print!("{text}")))
+        }
+        Action::Uninstall { dir, scope, unit_dir } => {
+            report(install::uninstall(&InstallOptions { dir, scope: scope.scope(), unit_dir }).map(|text| print!("{text}")))
         }
         Action::Run { dir } => report(server::run_with(&dir, Some(repy_discovery::node_manager::companion()))),
         Action::Status { dir } => report(init::status(&dir).map(|text| print!("{text}"))),

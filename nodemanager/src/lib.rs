@@ -8,7 +8,9 @@
 //! [`resources`] (split/join arithmetic), [`vessel`] (child processes), [`node`] (start-up,
 //! shutdown, commits), [`calls`] (authorising and executing the calls), [`server`] (TCP,
 //! limits), [`client`] (signing client), [`bench`] (`repy node bench`), [`init`]
-//! (`repy node init` / `status`).
+//! (`repy node init` / `status`), [`share`] (how much of the machine init donates),
+//! [`service`] (the systemd unit, launchd plist and scheduled task that run a node from
+//! boot) and [`install`] (`repy node install` / `uninstall`, which register them).
 //!
 //! [`connections`] decides who holds the server's connection slots when they are all taken.
 
@@ -19,6 +21,7 @@ pub mod connections;
 pub mod frame;
 pub mod fuzzing;
 pub mod init;
+pub mod install;
 pub mod keys;
 pub mod node;
 pub mod protocol;
@@ -26,5 +29,7 @@ pub mod replay;
 pub mod request;
 pub mod resources;
 pub mod server;
+pub mod service;
+pub mod share;
 pub mod state;
 pub mod vessel;

@@ -106,18 +106,19 @@ pub struct Donation {
     pub cpu: Micro,
     pub memory: u64,
     pub disk: u64,
+    /// Bytes/s, for netsend and for netrecv each (crate::share).
+    pub net: u64,
     pub ports: (u16, u16),
 }
 
-const PER_NODE: [(Resource, u64); 12] = [
+/// The other rates and counts of a node, whatever its size.
+const PER_NODE: [(Resource, u64); 10] = [
     (Resource::Events, 100),
     (Resource::Filewrite, 10_000_000),
     (Resource::Fileread, 10_000_000),
     (Resource::Filesopened, 100),
     (Resource::Insockets, 100),
     (Resource::Outsockets, 100),
-    (Resource::Netsend, 10_000_000),
-    (Resource::Netrecv, 10_000_000),
     (Resource::Loopsend, 100_000_000),
     (Resource::Looprecv, 100_000_000),
     (Resource::Lograte, 1_000_000),
@@ -134,6 +135,8 @@ pub fn initial_shares(d: &Donation, n: u64, offcut: &Restrictions) -> Result<Vec
     total.set_value(Resource::Cpu, d.cpu);
     total.set_value(Resource::Memory, unit(d.memory)?);
     total.set_value(Resource::Diskused, unit(d.disk)?);
+    total.set_value(Resource::Netsend, unit(d.net)?);
+    total.set_value(Resource::Netrecv, unit(d.net)?);
     for (res, v) in PER_NODE {
         total.set_value(res, unit(v)?);
     }
@@ -232,7 +235,13 @@ resource messport 63110-63119\nresource connport 63149\n";
 
     #[test]
     fn initial_shares_divide_the_donation() {
-        let d = Donation { cpu: Micro::parse("0.2").unwrap(), memory: 1_000_000_000, disk: 10_000_000_001, ports: (63100, 63199) };
+        let d = Donation {
+            cpu: Micro::parse("0.2").unwrap(),
+            memory: 1_000_000_000,
+            disk: 10_000_000_001,
+            net: 9_000_000,
+            ports: (63100, 63199),
+        };
         let shares = initial_shares(&d, 3, &offcut()).unwrap();
         assert_eq!(shares.len(), 3);
         let s = &shares[0];
@@ -240,6 +249,8 @@ resource messport 63110-63119\nresource connport 63149\n";
         assert_eq!(s.value(Resource::Memory), Micro::parse("332333333").unwrap());
         assert_eq!(s.value(Resource::Events), Micro::parse("31").unwrap(), "(100 - 3 * 2) / 3 rounded down");
         assert_eq!(s.value(Resource::Random), Micro::parse("3333.333333").unwrap());
+        assert_eq!(s.value(Resource::Netsend), Micro::parse("3000000").unwrap());
+        assert_eq!(s.value(Resource::Netrecv), Micro::parse("3000000").unwrap());
         assert_eq!(shares[0].ports(Resource::Messport).to_string(), "63100-63132");
         assert_eq!(shares[1].ports(Resource::Connport).to_string(), "63133-63165");
         assert_eq!(shares[2].ports(Resource::Connport).to_string(), "63166-63199");

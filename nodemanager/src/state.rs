@@ -41,6 +41,10 @@ impl Layout {
     pub fn seq(&self) -> PathBuf {
         self.root.join("seq.json")
     }
+    /// What `repy node init` measured and donated (crate::share::Record).
+    pub fn donation(&self) -> PathBuf {
+        self.root.join("donation.json")
+    }
     pub fn offcut(&self) -> PathBuf {
         self.root.join("offcut.restrictions")
     }
@@ -111,6 +115,11 @@ pub struct Config {
     /// Find DHT peers on the local network by mDNS too (off by default: it multicasts on every
     /// interface, which a donor's network may not allow).
     pub mdns: bool,
+    /// The `--percent` of the machine that `repy node init` donated (issue 17); 0: not given,
+    /// the resources came from `--cpu`, `--memory`, `--disk` or their 10 % defaults. Only
+    /// shown by `repy node status` (with the measured machine, in `donation.json`): changing
+    /// it changes no vessel.
+    pub donation_percent: f64,
     pub network: Network,
 }
 
@@ -144,6 +153,7 @@ impl Default for Config {
             advertise_address: String::new(),
             advertise_ttl_s: 300,
             mdns: false,
+            donation_percent: 0.0,
             network: Network::default(),
         }
     }
@@ -175,6 +185,9 @@ impl Config {
         }
         if self.frame_timeout_s == 0 || self.idle_timeout_s == 0 {
             return Err("frame_timeout_s and idle_timeout_s must be at least 1".into());
+        }
+        if !(0.0..=100.0).contains(&self.donation_percent) {
+            return Err(format!("donation_percent {} is not between 0 and 100", self.donation_percent));
         }
         if self.advertise_ttl_s < 2 {
             return Err("advertise_ttl_s must be at least 2".into());

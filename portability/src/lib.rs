@@ -22,6 +22,8 @@
 //! | [`child::process_exists`] | `kill(pid, 0)` | same (written) | `GetExitCodeProcess` (Wine-tested) |
 //! | [`machine::physical_memory`] / [`machine::free_disk_space`] | `sysconf` / `statvfs` | same (written) | `GlobalMemoryStatusEx` / `GetDiskFreeSpaceExW` (Wine-tested) |
 //! | [`machine::process_tree_usage`] | `/proc` | not yet | not yet |
+//! | [`machine::link_speeds_mbit`] (`repy node init --percent`) | `/sys/class/net` | unknown (a default is used) | unknown (a default is used) |
+//! | [`service::is_privileged`] / the service managers of `repy node install` | `geteuid`; `systemctl` | `geteuid`; `launchctl` (written) | token elevation; `schtasks` (written) |
 //! | [`child::detach_from_session`] | `setsid` | same (written) | `DETACHED_PROCESS` (built, untested) |
 //! | [`interfaces::all_interfaces`] / [`interfaces::interface_ipv4_addresses`] | `getifaddrs` | same (written) | `GetAdaptersAddresses` (Wine: unknown names are refused) |
 //! | [`readiness::wait_readable`] | `poll` | same (written) | `WSAPoll` (Wine-tested) |
@@ -52,6 +54,7 @@ mod pid;
 pub mod process;
 pub mod readiness;
 pub mod resolve;
+pub mod service;
 pub mod suspend;
 #[cfg(test)]
 mod test_support;

@@ -1,5 +1,6 @@
-//! The size of the machine a node manager donates: physical memory, free disk space, and what
-//! a process and its descendants use (for `repy node status`).
+//! The size of the machine a node manager donates: logical CPUs, physical memory, free disk
+//! space, network link speed, and what a process and its descendants use (for `repy node
+//! status`).
 
 use std::{io, path::Path, time::Duration};
 
@@ -12,6 +13,48 @@ pub fn physical_memory() -> io::Result<u64> {
 /// Windows `GetDiskFreeSpaceExW`, which counts the caller's disk quota).
 pub fn free_disk_space(dir: &Path) -> io::Result<u64> {
     imp::free_disk_space(dir)
+}
+
+/// Logical CPUs this process may run on (std's `available_parallelism`: the affinity mask
+/// and, on Linux, a cgroup quota), at least 1.
+pub fn logical_cpus() -> u64 {
+    std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1)
+}
+
+/// The link speed in Mbit/s of every network interface that is up, loopback excepted, as
+/// `(name, speed)`; an interface whose driver does not report a speed (virtual ones, most
+/// containers' `eth0`) is left out, so an empty list means "unknown". Linux:
+/// `/sys/class/net/NAME/{operstate,type,speed}`; elsewhere `Unsupported`.
+pub fn link_speeds_mbit() -> io::Result<Vec<(String, u64)>> {
+    #[cfg(target_os = "linux")]
+    {
+        link_speeds_in(Path::new("/sys/class/net"))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "link speeds are read from Linux /sys/class/net only"))
+    }
+}
+
+/// [`link_speeds_mbit`] on a copy of `/sys/class/net` at `root` (tests give a fake one).
+pub fn link_speeds_in(root: &Path) -> io::Result<Vec<(String, u64)>> {
+    // ARPHRD_LOOPBACK in `type`: the loopback device, whatever its name.
+    const LOOPBACK: &str = "772";
+    let read = |dir: &Path, file: &str| std::fs::read_to_string(dir.join(file)).map(|t| t.trim().to_string());
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root)?.flatten() {
+        let dir = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if read(&dir, "type").is_ok_and(|t| t == LOOPBACK) || read(&dir, "operstate").map_or(true, |s| s != "up") {
+            continue;
+        }
+        // `speed` is -1, or unreadable (EINVAL), when the driver does not know it.
+        if let Some(speed) = read(&dir, "speed").ok().and_then(|s| s.parse::<i64>().ok()).filter(|&s| s > 0) {
+            out.push((name, speed as u64));
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// CPU time and resident bytes of process `root` and all its descendants (Linux `/proc`).
@@ -169,6 +212,31 @@ mod tests {
         assert!(physical_memory().unwrap() > 64 << 20);
         assert!(free_disk_space(Path::new("/")).unwrap() > 0);
         assert!(free_disk_space(Path::new("/no/such/dir")).is_err());
+    }
+
+    #[test]
+    fn link_speeds_skip_loopback_down_and_unknown_interfaces() {
+        let root = tempfile::tempdir().unwrap();
+        let iface = |name: &str, kind: &str, state: &str, speed: Option<&str>| {
+            let dir = root.path().join(name);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(dir.join("type"), format!("{kind}\n")).unwrap();
+            std::fs::write(dir.join("operstate"), format!("{state}\n")).unwrap();
+            if let Some(speed) = speed {
+                std::fs::write(dir.join("speed"), format!("{speed}\n")).unwrap();
+            }
+        };
+        iface("lo", "772", "unknown", Some("10000"));
+        iface("eth0", "1", "up", Some("1000"));
+        iface("eth1", "1", "down", Some("10000"));
+        iface("veth0", "1", "up", Some("-1"));
+        iface("wlan0", "1", "up", None);
+        iface("eth2", "1", "up", Some("2500"));
+        assert_eq!(link_speeds_in(root.path()).unwrap(), [("eth0".to_string(), 1000), ("eth2".to_string(), 2500)]);
+        assert!(link_speeds_in(&root.path().join("missing")).is_err());
+        // The real machine: whatever it reports is a plausible speed.
+        assert!(link_speeds_mbit().unwrap().iter().all(|(_, s)| (1..=1_000_000).contains(s)));
+        assert!(logical_cpus() >= 1);
     }
 
     #[test]
