@@ -118,6 +118,11 @@ pub fn install(opts: &InstallOptions) -> Result<String, String> {
     let dir = absolute(&opts.dir)?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the running repy executable: {e}"))?;
     let exe = fs::canonicalize(&exe).unwrap_or(exe);
+    for path in [&exe, &dir] {
+        if path.to_string_lossy().contains(['\n', '\r']) {
+            return Err(format!("'{}' contains a line break, which a service definition cannot hold", path.display()));
+        }
+    }
     let spec = ServiceSpec { exe, dir: dir.clone() };
     let (manager, scope) = (manager(), scope(opts));
     let (folder, file) = location(manager, scope, &dir, opts.unit_dir.as_deref())?;

@@ -87,12 +87,14 @@ pub fn systemd_unquote(line: &str) -> Result<Vec<String>, String> {
 /// kills what is left.
 pub fn systemd_unit(spec: &ServiceSpec, user: bool) -> String {
     let exec: Vec<String> = spec.args().iter().map(|a| systemd_quote(a)).collect();
-    let dir = spec.dir.display();
+    let dir = spec.dir.display().to_string();
+    // Specifiers are expanded in Description= too.
+    let description = dir.replace('%', "%%");
     let target = if user { "default.target" } else { "multi-user.target" };
     let network = if user { "" } else { "After=network-online.target\nWants=network-online.target\n" };
     format!(
         "# Written by `repy node install --dir {dir}`; `repy node uninstall --dir {dir}` removes it.\n\
-[Unit]\nDescription=repy node manager for {dir}\n{network}\n\
+[Unit]\nDescription=repy node manager for {description}\n{network}\n\
 [Service]\nType=simple\nExecStart={}\nRestart=always\nRestartSec=5\nKillMode=mixed\nTimeoutStopSec=30\n\n\
 [Install]\nWantedBy={target}\n",
         exec.join(" ")
