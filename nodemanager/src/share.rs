@@ -50,7 +50,7 @@ impl Machine {
         let (link_mbit, link_source) = match machine::link_speeds_mbit() {
             Ok(speeds) => match speeds.iter().max_by_key(|(_, s)| *s) {
                 Some((name, speed)) => (*speed, name.clone()),
-                None => (DEFAULT_LINK_MBIT, "default: no interface that is up reports its speed".into()),
+                None => (DEFAULT_LINK_MBIT, "default: no hardware interface that is up reports its speed".into()),
             },
             Err(e) => (DEFAULT_LINK_MBIT, format!("default: link speed unknown ({e})")),
         };
@@ -136,7 +136,8 @@ pub fn totals(machine: &Machine, percent: Option<Micro>, explicit: Explicit) -> 
     }
 }
 
-/// Bytes with a decimal unit and one decimal: `950 B`, `16.0 GB` (`sep` between).
+/// Bytes with a decimal unit to 3 significant digits: `950 B`, `1.26 GB`, `16.0 GB`, `144 MB`
+/// (`sep` between number and unit).
 pub fn bytes(n: u64, sep: &str) -> String {
     const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
     if n < 1000 {
@@ -144,11 +145,18 @@ pub fn bytes(n: u64, sep: &str) -> String {
     }
     let mut value = n as f64 / 1000.0;
     let mut unit = 0;
-    while value >= 999.95 && unit < UNITS.len() - 1 {
+    while value >= 999.5 && unit < UNITS.len() - 1 {
         value /= 1000.0;
         unit += 1;
     }
-    format!("{value:.1}{sep}{}", UNITS[unit])
+    let decimals = if value < 9.995 {
+        2
+    } else if value < 99.95 {
+        1
+    } else {
+        0
+    };
+    format!("{value:.decimals$}{sep}{}", UNITS[unit])
 }
 
 impl Record {
@@ -228,14 +236,18 @@ mod tests {
         let r = Record { percent: Some("20".into()), machine: m, totals: t, explicit: vec!["memory".into()], vessels: 4 };
         assert_eq!(
             r.summary(),
-            "share: 20 % of this machine (4 cores, 16.0 GB memory, 100.0 GB free disk, 1000 Mbit/s on eth0) = \
-cpu 0.8, memory 1.5 GB (--memory), disk 20.0 GB, net 25.0 MB/s each way in 4 vessels"
+            "share: 20 % of this machine (4 cores, 16.0 GB memory, 100 GB free disk, 1000 Mbit/s on eth0) = \
+cpu 0.8, memory 1.50 GB (--memory), disk 20.0 GB, net 25.0 MB/s each way in 4 vessels"
         );
         let r = Record { percent: None, machine: Machine { link_source: "default: unknown".into(), link_mbit: 100, ..machine() }, ..r };
         assert!(r.summary().starts_with("share: no --percent, 10 % defaults (this machine: 4 cores"), "{}", r.summary());
         assert!(r.summary().contains("100 Mbit/s (default: unknown)"), "{}", r.summary());
         assert_eq!(bytes(999, ""), "999B");
-        assert_eq!(bytes(999_960, " "), "1.0 MB");
-        assert_eq!(bytes(1_234_567_890_123, ""), "1.2TB");
+        assert_eq!(bytes(999_960, " "), "1.00 MB");
+        assert_eq!(bytes(1_234_567_890_123, ""), "1.23TB");
+        assert_eq!(
+            (bytes(1_264_000_000, ""), bytes(99_960, ""), bytes(144_400_000, "")),
+            ("1.26GB".into(), "100kB".into(), "144MB".into())
+        );
     }
 }

@@ -21,10 +21,12 @@ pub fn logical_cpus() -> u64 {
     std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1)
 }
 
-/// The link speed in Mbit/s of every network interface that is up, loopback excepted, as
-/// `(name, speed)`; an interface whose driver does not report a speed (virtual ones, most
-/// containers' `eth0`) is left out, so an empty list means "unknown". Linux:
-/// `/sys/class/net/NAME/{operstate,type,speed}`; elsewhere `Unsupported`.
+/// The link speed in Mbit/s of every hardware network interface that is up, as `(name,
+/// speed)`. Virtual interfaces (loopback, veth pairs, bridges, tunnels: no `device` link in
+/// sysfs) are left out, as their nominal speed says nothing of the machine's uplink; so is an
+/// interface whose driver does not report a speed (most virtual machines' and containers'
+/// `eth0`), so an empty list means "unknown". Linux: `/sys/class/net/NAME/{device,operstate,
+/// type,speed}`; elsewhere `Unsupported`.
 pub fn link_speeds_mbit() -> io::Result<Vec<(String, u64)>> {
     #[cfg(target_os = "linux")]
     {
@@ -45,7 +47,8 @@ pub fn link_speeds_in(root: &Path) -> io::Result<Vec<(String, u64)>> {
     for entry in std::fs::read_dir(root)?.flatten() {
         let dir = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if read(&dir, "type").is_ok_and(|t| t == LOOPBACK) || read(&dir, "operstate").map_or(true, |s| s != "up") {
+        let virtual_device = !dir.join("device").exists();
+        if virtual_device || read(&dir, "type").is_ok_and(|t| t == LOOPBACK) || read(&dir, "operstate").map_or(true, |s| s != "up") {
             continue;
         }
         // `speed` is -1, or unreadable (EINVAL), when the driver does not know it.
@@ -220,6 +223,9 @@ mod tests {
         let iface = |name: &str, kind: &str, state: &str, speed: Option<&str>| {
             let dir = root.path().join(name);
             std::fs::create_dir(&dir).unwrap();
+            if !name.starts_with("veth") {
+                std::fs::create_dir(dir.join("device")).unwrap();
+            }
             std::fs::write(dir.join("type"), format!("{kind}\n")).unwrap();
             std::fs::write(dir.join("operstate"), format!("{state}\n")).unwrap();
             if let Some(speed) = speed {
@@ -229,7 +235,8 @@ mod tests {
         iface("lo", "772", "unknown", Some("10000"));
         iface("eth0", "1", "up", Some("1000"));
         iface("eth1", "1", "down", Some("10000"));
-        iface("veth0", "1", "up", Some("-1"));
+        iface("veth0", "1", "up", Some("10000"));
+        iface("vnet0", "1", "up", Some("-1"));
         iface("wlan0", "1", "up", None);
         iface("eth2", "1", "up", Some("2500"));
         assert_eq!(link_speeds_in(root.path()).unwrap(), [("eth0".to_string(), 1000), ("eth2".to_string(), 2500)]);
