@@ -41,7 +41,7 @@ pub enum Action {
         vessels: u64,
         /// Donate P % of this machine (0 < P <= 100, decimals allowed): of its logical CPUs, its
         /// physical memory, the free disk of STATE's file system and its network link
-        /// (netsend and netrecv; 100 Mbit/s where no interface reports its speed). --cpu,
+        /// (netsend and netrecv; 100 Mbit/s where no hardware interface reports its speed). --cpu,
         /// --memory and --disk override it for their resource. [10 % of CPUs, memory and disk,
         /// 10 MB/s of network]
         #[arg(long, value_name = "P")]
@@ -82,7 +82,8 @@ pub enum Action {
     ///
     /// Linux: a systemd unit repy-node-NAME-HASH.service (NAME from DIR, HASH of its path, so
     /// that several nodes do not clash), in /etc/systemd/system as root or
-    /// ~/.config/systemd/user otherwise, then `systemctl daemon-reload` and `enable --now`.
+    /// ~/.config/systemd/user otherwise (a system unit runs as DIR's owner), then `systemctl
+    /// daemon-reload` and `enable --now`.
     /// Where systemd is not running (most containers) the unit is written but not started:
     /// that is said, with the command to start it, and the exit status is still 0. macOS: a
     /// launchd property list (LaunchDaemons as root, else LaunchAgents) and `launchctl load

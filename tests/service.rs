@@ -116,12 +116,26 @@ fn the_unit_passes_systemd_analyze_verify_and_uninstall_removes_it() {
     assert!(!ok && said.contains("/nonexistent/repy"), "{said}");
     std::fs::remove_file(&broken).unwrap();
 
-    // A second node on the same machine gets a unit of its own.
+    // A second node on the same machine gets a unit of its own; one that a user owns runs as
+    // that user (seen when the tests run as root, who can give it away).
     let other = Donor::new();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        std::os::unix::fs::chown(other.state(), Some(1000), Some(1000)).unwrap();
+    }
     let (ok, _, err) =
         repy_cli(&["node", "install", "--dir", other.state().to_str().unwrap(), "--unit-dir", donor.units().to_str().unwrap()]);
     assert!(ok, "{err}");
     assert_eq!(std::fs::read_dir(donor.units()).unwrap().count(), 2);
+    let other_unit = donor.units().join(service::unit_file_name(&std::fs::canonicalize(other.state()).unwrap()));
+    let other_text = std::fs::read_to_string(&other_unit).unwrap();
+    if root {
+        assert!(other_text.lines().any(|l| l == "User=1000"), "{other_text}");
+    }
+    assert_eq!(text.contains("User="), !root, "a node runs as its directory's owner, root's without User=: {text}");
+    let (ok, said) = verify(&other_unit);
+    assert!(ok, "{said}\n{other_text}");
 
     let (ok, out, err) =
         repy_cli(&["node", "uninstall", "--dir", donor.state().to_str().unwrap(), "--unit-dir", donor.units().to_str().unwrap()]);

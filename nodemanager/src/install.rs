@@ -123,7 +123,8 @@ pub fn install(opts: &InstallOptions) -> Result<String, String> {
             return Err(format!("'{}' contains a line break, which a service definition cannot hold", path.display()));
         }
     }
-    let spec = ServiceSpec { exe, dir: dir.clone() };
+    let run_as = os::owner_uid(&dir).filter(|&uid| uid != 0);
+    let spec = ServiceSpec { exe, dir: dir.clone(), run_as };
     let (manager, scope) = (manager(), scope(opts));
     let (folder, file) = location(manager, scope, &dir, opts.unit_dir.as_deref())?;
     fs::create_dir_all(&folder).map_err(|e| format!("cannot create '{}': {e}", folder.display()))?;

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 pub struct ServiceSpec {
     pub exe: PathBuf,
     pub dir: PathBuf,
+    /// The user id a system unit runs as: the owner of `dir` when that is not root, so that a
+    /// node made by a user is not run with root's rights once root installs it.
+    pub run_as: Option<u32>,
 }
 
 impl ServiceSpec {
@@ -92,10 +95,14 @@ pub fn systemd_unit(spec: &ServiceSpec, user: bool) -> String {
     let description = dir.replace('%', "%%");
     let target = if user { "default.target" } else { "multi-user.target" };
     let network = if user { "" } else { "After=network-online.target\nWants=network-online.target\n" };
+    let run_as = match spec.run_as {
+        Some(uid) if !user => format!("User={uid}\n"),
+        _ => String::new(),
+    };
     format!(
         "# Written by `repy node install --dir {dir}`; `repy node uninstall --dir {dir}` removes it.\n\
 [Unit]\nDescription=repy node manager for {description}\n{network}\n\
-[Service]\nType=simple\nExecStart={}\nRestart=always\nRestartSec=5\nKillMode=mixed\nTimeoutStopSec=30\n\n\
+[Service]\nType=simple\n{run_as}ExecStart={}\nRestart=always\nRestartSec=5\nKillMode=mixed\nTimeoutStopSec=30\n\n\
 [Install]\nWantedBy={target}\n",
         exec.join(" ")
     )
@@ -231,7 +238,7 @@ mod tests {
     use super::*;
 
     fn spec(exe: &str, dir: &str) -> ServiceSpec {
-        ServiceSpec { exe: PathBuf::from(exe), dir: PathBuf::from(dir) }
+        ServiceSpec { exe: PathBuf::from(exe), dir: PathBuf::from(dir), run_as: None }
     }
 
     /// The text content of every `<tag>` element of a small XML document, entities decoded,
@@ -288,8 +295,12 @@ mod tests {
         for line in ["Restart=always", "RestartSec=5", "WantedBy=multi-user.target", "After=network-online.target", "[Install]"] {
             assert!(unit.lines().any(|l| l == line), "{line} missing:\n{unit}");
         }
+        assert!(!unit.contains("User="), "{unit}");
         let user = systemd_unit(&spec("/usr/local/bin/repy", "/srv/nodes/state"), true);
         assert!(user.contains("\nWantedBy=default.target\n") && !user.contains("network-online"), "{user}");
+        let alice = ServiceSpec { run_as: Some(1000), ..spec("/usr/local/bin/repy", "/home/alice/state") };
+        assert!(systemd_unit(&alice, false).contains("\nType=simple\nUser=1000\nExecStart="));
+        assert!(!systemd_unit(&alice, true).contains("User="), "a user unit runs as its user");
     }
 
     #[test]

@@ -16,6 +16,20 @@ pub fn is_privileged() -> bool {
     imp::is_privileged()
 }
 
+/// The user id that owns `path` (Unix); None elsewhere or when it cannot be read.
+pub fn owner_uid(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| m.uid())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// Whether systemd manages this machine: the test of `sd_booted(3)`, the directory
 /// `/run/systemd/system` exists. Not so in most containers, where `systemctl` cannot start
 /// anything and only the unit file can be written.
@@ -127,6 +141,15 @@ mod tests {
             assert!(e.contains("`sh -c") && e.contains("nope") && e.contains('3'), "{e}");
             assert!(run_tool("true", &[]).is_ok());
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_owner_of_a_new_file_is_the_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(owner_uid(dir.path()), Some(unsafe { libc::geteuid() }));
+        assert_eq!(owner_uid(&dir.path().join("missing")), None);
     }
 
     #[test]
