@@ -705,6 +705,7 @@ fn init_creates_the_layout() {
         "state.json",
         "seq.json",
         "offcut.restrictions",
+        "donation.json",
         "resources/v1.restrictions",
         "resources/v2.restrictions",
         "vessels/v1",

@@ -23,7 +23,7 @@
 //! | [`machine::physical_memory`] / [`machine::free_disk_space`] | `sysconf` / `statvfs` | same (written) | `GlobalMemoryStatusEx` / `GetDiskFreeSpaceExW` (Wine-tested) |
 //! | [`machine::process_tree_usage`] | `/proc` | not yet | not yet |
 //! | [`machine::link_speeds_mbit`] (`repy node init --percent`) | `/sys/class/net` | unknown (a default is used) | unknown (a default is used) |
-//! | [`service::is_privileged`] / the service managers of `repy node install` | `geteuid`; `systemctl` | `geteuid`; `launchctl` (written) | token elevation; `schtasks` (written) |
+//! | [`service::is_privileged`] / [`service::owner_uid`] / the service managers of `repy node install` | `geteuid` / `stat`; `systemctl` | same; `launchctl` (written) | token elevation / none; `schtasks` (written) |
 //! | [`child::detach_from_session`] | `setsid` | same (written) | `DETACHED_PROCESS` (built, untested) |
 //! | [`interfaces::all_interfaces`] / [`interfaces::interface_ipv4_addresses`] | `getifaddrs` | same (written) | `GetAdaptersAddresses` (Wine: unknown names are refused) |
 //! | [`readiness::wait_readable`] | `poll` | same (written) | `WSAPoll` (Wine-tested) |
