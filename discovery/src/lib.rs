@@ -52,12 +52,25 @@ fn keypair_of(secret: &SecretKey) -> identity::Keypair {
     identity::Keypair::ed25519_from_bytes(seed).expect("any 32-byte seed is an Ed25519 key")
 }
 
-/// The DHT key under which nodes provide `user_key`: a hash, so that keys have a fixed size
-/// and the `repy/key/` prefix keeps them apart from other uses of the DHT.
-pub fn user_key_dht_key(user_key: &PublicKey) -> Vec<u8> {
+/// How many DHT keys the providers of one user key are spread over. A Kademlia peer answers
+/// a provider query with at most its replication factor (20) of the providers it holds, always
+/// the same ones, so one key with vessels on 50 nodes showed about 40 of them. Each node
+/// provides under the shard of its peer id, and a lookup asks all shards at once: about 20 x
+/// `SHARDS` nodes per user key before answers are cut.
+pub const SHARDS: u8 = 16;
+
+/// The DHT key under which the nodes of `shard` provide `user_key`: a hash, so that keys have
+/// a fixed size, and the `repy/key/` prefix keeps them apart from other uses of the DHT.
+pub fn user_key_dht_key(user_key: &PublicKey, shard: u8) -> Vec<u8> {
     let digest = ring::digest::digest(&ring::digest::SHA256, &key_raw(user_key));
     let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("repy/key/{hex}").into_bytes()
+    format!("repy/key/{hex}/{shard}").into_bytes()
+}
+
+/// The shard a node provides its keys under: from its peer id, so it never changes.
+fn shard_of(peer: &PeerId) -> u8 {
+    let bytes = peer.to_bytes();
+    bytes.iter().fold(0u8, |acc, b| acc.wrapping_mul(31).wrapping_add(*b)) % SHARDS
 }
 
 fn node_record_key(peer: &PeerId) -> kad::RecordKey {

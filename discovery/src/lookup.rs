@@ -74,15 +74,16 @@ pub async fn lookup(bootstrap: &[String], user_key: &PublicKey, timeout: Duratio
     engine.connect(bootstrap, timeout).await?;
 
     let kad = &mut engine.swarm.behaviour_mut().kad;
-    let providers_query = kad.get_providers(kad::RecordKey::new(&crate::user_key_dht_key(user_key)));
-    let mut providers_done = false;
+    // Every shard at once (see `crate::SHARDS`); done when the last query has ended.
+    let mut provider_queries: HashSet<QueryId> =
+        (0..crate::SHARDS).map(|shard| kad.get_providers(kad::RecordKey::new(&crate::user_key_dht_key(user_key, shard)))).collect();
     let mut asked: HashSet<PeerId> = HashSet::new();
     let mut record_queries: HashMap<QueryId, PeerId> = HashMap::new();
     // The freshest valid record of each provider: a holder that missed a withdrawal may
     // still hand out an older one.
     let mut freshest: HashMap<PeerId, (u64, Vec<u8>)> = HashMap::new();
 
-    while !(providers_done && record_queries.is_empty()) {
+    while !(provider_queries.is_empty() && record_queries.is_empty()) {
         let event = match tokio::time::timeout_at(deadline, engine.swarm.select_next_some()).await {
             Ok(event) => event,
             Err(_) => {
@@ -95,7 +96,7 @@ pub async fn lookup(bootstrap: &[String], user_key: &PublicKey, timeout: Duratio
             continue;
         };
         match result {
-            QueryResult::GetProviders(result) if id == providers_query => {
+            QueryResult::GetProviders(result) if provider_queries.contains(&id) => {
                 if let Ok(GetProvidersOk::FoundProviders { providers, .. }) = result {
                     for peer in providers {
                         if asked.insert(peer) {
@@ -105,7 +106,7 @@ pub async fn lookup(bootstrap: &[String], user_key: &PublicKey, timeout: Duratio
                     }
                 }
                 if step.last {
-                    providers_done = true;
+                    provider_queries.remove(&id);
                 }
             }
             QueryResult::GetRecord(result) => {

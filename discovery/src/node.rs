@@ -69,6 +69,13 @@ pub struct Discovery {
 const REJOIN_FIRST: Duration = Duration::from_secs(1);
 const REJOIN_LAST: Duration = Duration::from_secs(30);
 
+/// A record is stored on the peers closest to its key that the node knows when it announces.
+/// Peers that join later may be closer, and a lookup asks only the closest: so the node
+/// announces again once new peers stop arriving for `SETTLE` (at most `SETTLE_MAX` after the
+/// first of them), rather than waiting for the refresh at half the time-to-live.
+const SETTLE: Duration = Duration::from_secs(2);
+const SETTLE_MAX: Duration = Duration::from_secs(10);
+
 /// Joins the DHT as the node whose key is `node_key`: listens, connects to the bootstrap
 /// peers, and starts the task that answers the DHT and refreshes announcements. When no
 /// bootstrap peer answers, the node runs all the same (others may join through it) and keeps
@@ -104,6 +111,7 @@ pub async fn start(node_key: &SecretKey, config: Config) -> Result<Discovery, St
         bootstrap: config.bootstrap,
         mdns: config.mdns,
         joined,
+        reannounce: None,
         rejoin_wait: REJOIN_FIRST,
         rejoin_at: tokio::time::Instant::now() + REJOIN_FIRST,
     };
@@ -183,6 +191,8 @@ struct Node {
     mdns: bool,
     /// Whether the routing table has held a peer since the last time it was empty.
     joined: bool,
+    /// When new peers arrived: (first since the last announcement, latest).
+    reannounce: Option<(tokio::time::Instant, tokio::time::Instant)>,
     rejoin_wait: Duration,
     rejoin_at: tokio::time::Instant,
 }
@@ -208,7 +218,12 @@ impl Node {
                         }
                     }
                 }
-                _ = check.tick(), if !self.bootstrap.is_empty() || self.mdns => self.rejoin().await,
+                _ = check.tick() => {
+                    if !self.bootstrap.is_empty() || self.mdns {
+                        self.rejoin().await;
+                    }
+                    self.reannounce_if_settled();
+                }
             }
         }
     }
@@ -248,6 +263,11 @@ impl Node {
         self.rejoin_wait = (self.rejoin_wait * 2).min(REJOIN_LAST);
     }
 
+    /// The DHT key this node provides `user_key` under (its shard of the key).
+    fn provider_key(&self, user_key: &PublicKey) -> kad::RecordKey {
+        kad::RecordKey::new(&crate::user_key_dht_key(user_key, crate::shard_of(&self.engine.peer())))
+    }
+
     /// Publishes the node record and provides every announced key again.
     fn announce_all(&mut self) {
         if self.keys.is_empty() {
@@ -257,7 +277,7 @@ impl Node {
             tracing::warn!("cannot publish the node record: {e}");
         }
         for key in self.keys.keys() {
-            let dht_key = kad::RecordKey::new(&crate::user_key_dht_key(key));
+            let dht_key = self.provider_key(key);
             if let Err(e) = self.engine.swarm.behaviour_mut().kad.start_providing(dht_key) {
                 tracing::warn!("cannot provide key {}: {e}", key.fingerprint());
             }
@@ -267,7 +287,7 @@ impl Node {
     fn command(&mut self, command: Command) {
         match command {
             Command::Announce(key, vessels, reply) => {
-                let dht_key = kad::RecordKey::new(&crate::user_key_dht_key(&key));
+                let dht_key = self.provider_key(&key);
                 self.keys.insert(key, vessels);
                 let result = self
                     .publish()
@@ -275,7 +295,7 @@ impl Node {
                 let _ = reply.send(result);
             }
             Command::Withdraw(key, reply) => {
-                let dht_key = kad::RecordKey::new(&crate::user_key_dht_key(&key));
+                let dht_key = self.provider_key(&key);
                 self.engine.swarm.behaviour_mut().kad.stop_providing(&dht_key);
                 self.keys.remove(&key);
                 let _ = reply.send(self.publish());
@@ -290,14 +310,28 @@ impl Node {
             }
             #[cfg(test)]
             Command::ProvideOnly(key, reply) => {
-                let dht_key = kad::RecordKey::new(&crate::user_key_dht_key(&key));
+                let dht_key = self.provider_key(&key);
                 self.engine.swarm.behaviour_mut().kad.start_providing(dht_key).unwrap();
                 let _ = reply.send(());
             }
         }
     }
 
+    /// Announces again once the routing table has stopped growing (see [`SETTLE`]).
+    fn reannounce_if_settled(&mut self) {
+        let Some((first, latest)) = self.reannounce else { return };
+        let now = tokio::time::Instant::now();
+        if now >= latest + SETTLE || now >= first + SETTLE_MAX {
+            self.reannounce = None;
+            self.announce_all();
+        }
+    }
+
     fn event(&mut self, event: crate::engine::Event) {
+        if let SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated { is_new_peer: true, .. })) = &event {
+            let now = tokio::time::Instant::now();
+            self.reannounce = Some((self.reannounce.map_or(now, |(first, _)| first), now));
+        }
         if let SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed { result, .. })) = &event {
             match result {
                 kad::QueryResult::PutRecord(Err(e)) => tracing::debug!("node record not stored everywhere: {e}"),

@@ -314,3 +314,14 @@ async fn without_discovery_settings_the_companion_does_nothing() {
     // Returns at once although the sender lives on and there is no node key to read.
     tokio::time::timeout(Duration::from_secs(2), crate::node_manager::serve(context)).await.unwrap();
 }
+
+#[test]
+fn peers_spread_over_every_shard_and_shards_are_distinct_keys() {
+    let mut counts = [0usize; crate::SHARDS as usize];
+    for seed in 0..=255u8 {
+        counts[crate::shard_of(&crate::peer_of(&key(seed).public())) as usize] += 1;
+    }
+    assert!(counts.iter().all(|&c| c >= 5), "256 peers over the shards: {counts:?}");
+    let user = key(1).public();
+    assert_ne!(crate::user_key_dht_key(&user, 0), crate::user_key_dht_key(&user, 1));
+}
