@@ -30,6 +30,11 @@ struct Donor {
 
 impl Donor {
     fn new() -> Donor {
+        Donor::with(&[])
+    }
+
+    /// A donor whose `repy node init` gets `more` arguments too.
+    fn with(more: &[&str]) -> Donor {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap();
         let (ok, _, err) = repy_cli(&["keygen", "owner", "--dir", d]);
@@ -37,24 +42,30 @@ impl Donor {
         let addr = format!("127.0.0.1:{}", free_port());
         let state = dir.path().join("state");
         let owner = dir.path().join("owner.publickey");
-        let (ok, _, err) = repy_cli(&[
-            "node",
-            "init",
-            "--dir",
-            state.to_str().unwrap(),
-            "--owner",
-            owner.to_str().unwrap(),
-            "--listen",
-            &addr,
-            "--vessels",
-            "2",
-            "--cpu",
-            "0.2",
-            "--memory",
-            "400000000",
-            "--disk",
-            "100000000",
-        ]);
+        let (ok, _, err) = repy_cli(
+            &[
+                "node",
+                "init",
+                "--dir",
+                state.to_str().unwrap(),
+                "--owner",
+                owner.to_str().unwrap(),
+                "--listen",
+                &addr,
+                "--vessels",
+                "2",
+                "--cpu",
+                "0.2",
+                "--memory",
+                "400000000",
+                "--disk",
+                "100000000",
+            ]
+            .iter()
+            .chain(more)
+            .copied()
+            .collect::<Vec<_>>(),
+        );
         assert!(ok, "node init failed: {err}");
         Donor { dir, addr }
     }
@@ -279,4 +290,55 @@ fn a_reboot_runs_the_same_node_again() {
     }
     node.kill().unwrap();
     node.wait().unwrap();
+}
+
+/// What `repy lookup --json` reports for the owner key through `bootstrap`, polled until
+/// `address` is among the answers (at most 20 s).
+fn found_on_dht(owner: &str, bootstrap: &str, address: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let (ok, out, err) = repy_cli(&["lookup", "--key", owner, "--bootstrap", bootstrap, "--json", "--timeout", "5"]);
+        if ok {
+            let found: Value = serde_json::from_str(&out).unwrap();
+            if let Some(entry) = found.as_array().unwrap().iter().find(|f| f["address"] == address) {
+                return entry.clone();
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{address} not found on the DHT: {out}{err}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The "install, reboot and be found": a donor installs a node that announces on the
+/// DHT; a user deploys with only their key and the bootstrap address; the node is killed, its
+/// ExecStart runs again, and it is found and used again.
+#[test]
+fn an_installed_node_is_found_on_the_dht_before_and_after_a_reboot() {
+    let dht = format!("127.0.0.1:{}", free_port());
+    let donor = Donor::with(&["--discovery-listen", &dht]);
+    let line = service::exec_start(&std::fs::read_to_string(donor.install()).unwrap()).unwrap().to_string();
+    let log = donor.dir.path().join("node.log");
+    let owner = donor.dir.path().join("owner").display().to_string();
+    let mut node = start_exec(&line, &donor.addr, &log);
+    let before = found_on_dht(&owner, &dht, &donor.addr);
+    assert_eq!(before["vessels"], json!(["v1", "v2"]), "{before}");
+    let (ok, out, err) = repy_cli(&["fleet", "--key", &owner, "--bootstrap", &dht, "--json", "browse"]);
+    assert!(ok, "{out}{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["results"].as_array().unwrap().len(), 2, "{doc}");
+
+    node.kill().unwrap();
+    node.wait().unwrap();
+    let mut node = start_exec(&line, &donor.addr, &log);
+    let after = found_on_dht(&owner, &dht, &donor.addr);
+    assert_eq!(after["node_key"], before["node_key"], "the same node");
+    let (ok, out, err) = repy_cli(&["fleet", "--key", &owner, "--bootstrap", &dht, "run", "--timeout", "60", &example_hello(), "{vessel}"]);
+    assert!(ok, "deploy after the reboot: {out}{err}");
+    assert!(out.contains("Hello, v1!") && out.contains("Hello, v2!"), "{out}");
+    node.kill().unwrap();
+    node.wait().unwrap();
+}
+
+fn example_hello() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello.py").display().to_string()
 }
