@@ -40,33 +40,8 @@ impl Drop for Running {
 fn node(dir: &Path, name: &str, owner: &Path, settings: &str) -> (String, Running) {
     let state = dir.join(name);
     let addr = format!("127.0.0.1:{}", free_port());
-    let (ok, _, err) = repy_cli(&[
-        "node",
-        "init",
-        "--dir",
-        state.to_str().unwrap(),
-        "--owner",
-        owner.to_str().unwrap(),
-        "--listen",
-        &addr,
-        "--vessels",
-        "4",
-        "--cpu",
-        "0.8",
-        "--memory",
-        "2000000000",
-        "--disk",
-        "400000000",
-    ]);
-    assert!(ok, "node init: {err}");
-    let path = state.join("node.toml");
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    for setting in settings.lines() {
-        let key = setting.split('=').next().unwrap().trim();
-        let old = text.lines().find(|l| l.starts_with(&format!("{key} ="))).unwrap_or_else(|| panic!("{key} not in node.toml")).to_string();
-        text = text.replace(&old, setting);
-    }
-    std::fs::write(&path, text).unwrap();
+    common::node::init(&state, owner, &addr, 4, &[]);
+    common::node::set(&state, settings);
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
     let child = repy()
         .args(["node", "run", "--dir", state.to_str().unwrap()])
@@ -210,29 +185,9 @@ fn a_testbed_is_found_on_its_dht_and_a_killed_node_leaves_it() {
 fn a_forged_announcement_is_never_acted_on_and_bad_bootstraps_are_named() {
     let bed = Testbed::up(2, 1, "60500-60599");
     let owner = bed.path().join("testbed.publickey");
-    let (ok, _, err) = repy_cli(&[
-        "node",
-        "init",
-        "--dir",
-        bed.path().join("rogue").to_str().unwrap(),
-        "--owner",
-        owner.to_str().unwrap(),
-        "--listen",
-        &format!("127.0.0.1:{}", free_port()),
-        "--vessels",
-        "1",
-        "--cpu",
-        "0.2",
-        "--memory",
-        "200000000",
-        "--disk",
-        "100000000",
-        "--bootstrap",
-        &bed.bootstrap(),
-        "--discovery-listen",
-        "127.0.0.1:0",
-    ]);
-    assert!(ok, "rogue node init: {err}");
+    let rogue_state = bed.path().join("rogue");
+    let rogue_addr = format!("127.0.0.1:{}", free_port());
+    common::node::init(&rogue_state, &owner, &rogue_addr, 1, &["--bootstrap", &bed.bootstrap(), "--discovery-listen", "127.0.0.1:0"]);
     // The rogue node signs with its own key a record naming the address of testbed node 1.
     let config = bed.path().join("rogue/node.toml");
     let text = std::fs::read_to_string(&config).unwrap();

@@ -64,39 +64,9 @@ impl Node {
         let addr = format!("127.0.0.1:{port}");
         let state = dir.path().join("state");
         let owner = dir.path().join("owner.publickey");
-        let (ok, out, err) = repy_cli(&[
-            "node",
-            "init",
-            "--dir",
-            state.to_str().unwrap(),
-            "--owner",
-            owner.to_str().unwrap(),
-            "--listen",
-            &addr,
-            "--vessels",
-            "4",
-            "--cpu",
-            "0.8",
-            "--memory",
-            "2000000000",
-            "--disk",
-            "400000000",
-            "--ports",
-            "63100-63199",
-        ]);
-        assert!(ok, "node init failed: {err}");
+        let out = common::node::init(&state, &owner, &addr, 4, &["--ports", "63100-63199"]);
         assert!(out.contains("4 vessels"), "{out}");
-        if !extra_config.is_empty() {
-            let path = state.join("node.toml");
-            // Each `key = value` line replaces the setting written by init.
-            let mut text = std::fs::read_to_string(&path).unwrap();
-            for setting in extra_config.lines() {
-                let key = setting.split('=').next().unwrap().trim();
-                let old = text.lines().find(|l| l.starts_with(&format!("{key} ="))).unwrap().to_string();
-                text = text.replace(&old, setting);
-            }
-            std::fs::write(&path, text).unwrap();
-        }
+        common::node::set(&state, extra_config);
         let mut node = Node { dir, addr, child: None };
         node.run();
         node

@@ -42,31 +42,7 @@ impl Donor {
         let addr = format!("127.0.0.1:{}", free_port());
         let state = dir.path().join("state");
         let owner = dir.path().join("owner.publickey");
-        let (ok, _, err) = repy_cli(
-            &[
-                "node",
-                "init",
-                "--dir",
-                state.to_str().unwrap(),
-                "--owner",
-                owner.to_str().unwrap(),
-                "--listen",
-                &addr,
-                "--vessels",
-                "2",
-                "--cpu",
-                "0.2",
-                "--memory",
-                "400000000",
-                "--disk",
-                "100000000",
-            ]
-            .iter()
-            .chain(more)
-            .copied()
-            .collect::<Vec<_>>(),
-        );
-        assert!(ok, "node init failed: {err}");
+        common::node::init(&state, &owner, &addr, 2, more);
         Donor { dir, addr }
     }
 

@@ -7,6 +7,7 @@ use std::{
     process::{Command, Output},
 };
 
+pub mod node;
 pub mod testbed;
 
 pub struct Run {
