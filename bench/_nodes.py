@@ -118,3 +118,9 @@ def testbed(repy, nodes, vessels, ports="40000-49999", more=()):
             yield tmp, [repy, "fleet", "--key", os.path.join(tmp, "testbed"), "--nodes", os.path.join(tmp, "nodes.txt")]
         finally:
             subprocess.run([repy, "testbed", "down", "--dir", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def percentile(values, p):
+    """The value below which a share P (0 to 1) of VALUES lies (nearest rank)."""
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]

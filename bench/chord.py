@@ -18,7 +18,7 @@ import socket
 import subprocess
 import time
 
-from _nodes import ROOT, find_repy, testbed
+from _nodes import ROOT, find_repy, percentile, testbed
 
 
 def fnv1a(text):
@@ -46,11 +46,6 @@ def lookup(sock, addr, key, reqid):
         if parts[0] == "found" and parts[-1] == str(reqid):
             return int(parts[2]), int(parts[4]), (time.monotonic() - started) * 1000
     return None
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 
 def measure(repy, nodes, vessels, count):

@@ -21,18 +21,13 @@ import statistics
 import subprocess
 import time
 
-from _nodes import find_repy, testbed
+from _nodes import find_repy, percentile, testbed
 
 
 def timed(command):
     started = time.monotonic()
     out = subprocess.run(command, capture_output=True, text=True)
     return time.monotonic() - started, out
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 
 def measure(repy, nodes, lookups):

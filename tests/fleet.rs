@@ -260,6 +260,11 @@ fn usage_errors_name_the_culprit() {
     let out = run(&["testbed", "up", "--nodes", "0", "--dir", &d.join("tb").display().to_string()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--nodes must be at least 1"), "{}", text(&out.stderr));
+    let tb = d.join("short-ttl");
+    let out = run(&["testbed", "up", "--nodes", "2", "--dir", &tb.display().to_string(), "--advertise-ttl", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--advertise-ttl 1: an announcement must last at least 2 s"), "{}", text(&out.stderr));
+    assert!(!tb.join("node1").exists(), "no node is made for a refused testbed");
 }
 
 /// A hostile "node manager" on loopback: GetVessels lists one vessel of the key `me` under

@@ -149,6 +149,10 @@ pub fn up(opts: &UpOptions) -> Result<String, String> {
     if opts.vessels == 0 || opts.vessels > 100 {
         return Err("--vessels must be from 1 to 100".into());
     }
+    if let Some(ttl) = opts.advertise_ttl.filter(|ttl| *ttl < 2) {
+        // Before any node is made: a half-made testbed would refuse the next `up`.
+        return Err(format!("--advertise-ttl {ttl}: an announcement must last at least 2 s"));
+    }
     if opts.mdns && !opts.netns {
         return Err("--mdns needs --netns: on loopback the nodes of every testbed on this machine would find each other".into());
     }
